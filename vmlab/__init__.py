@@ -1,0 +1,13 @@
+"""vmlab: a workbench for the Linux vmalloc lazy purge.
+
+>>> from vmlab import SimConfig, simulate
+>>> res = simulate(SimConfig.for_kernel("5.1", platform="hikey960", workload="stress"))
+"""
+from .config import SimConfig, kernel_formula_lazy_max_pages, KERNELS
+from .platforms import PLATFORMS, Platform, get_platform
+from .result import Result, SUMMARY_KEYS
+from .simulate import simulate
+from .version import MODEL_VERSION, __version__
+
+__all__ = ["SimConfig", "simulate", "Result", "SUMMARY_KEYS", "Platform", "PLATFORMS", "get_platform",
+           "KERNELS", "kernel_formula_lazy_max_pages", "MODEL_VERSION", "__version__"]

@@ -1,0 +1,299 @@
+"""`SimConfig`: one validated model configuration, with kernel-era and workload presets.
+
+A `SimConfig` holds what the user chose (``None`` meaning "the kernel's or the platform's
+default"); `SimConfig.resolved` turns it into concrete numbers, and `SimConfig.engine_params`
+packs those into the engine's flat int64 vector.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from . import engine as E
+from .platforms import PLATFORMS, Platform, get_platform
+from .workloads import (
+    ALL_TESTS_MASK,
+    MODES,
+    MODULE_DEFAULTS,
+    TEST_CASES,
+    TEST_IDS,
+    V51_TESTS_MASK,
+    WorkloadParams,
+    canonical_test,
+    hold_capacity,
+    test_orders,
+    workload_names,
+)
+
+POLICIES = ("no-resched", "always-resched", "threshold")
+PURGE_MODES = ("sync", "deferred")
+ALLOCATORS = ("list", "augmented-tree")
+FLUSH_RANGES = ("walk", "at-insert")
+PREEMPTS = ("full", "voluntary")
+
+#: Each kernel's purge logic (facts doc sections 1-2). ``test_set`` is the era's test_vmalloc:
+#: before 5.2 the module had the eight v5.1 cases and fix_size used 3 pages.
+KERNELS: dict[str, dict[str, Any]] = {
+    "4.9": dict(policy="no-resched", allocator="list", flush_range="walk", purge_mode="sync",
+                lock_split=False, test_set="v5.1"),
+    "5.0": dict(policy="always-resched", allocator="list", flush_range="walk", purge_mode="sync",
+                lock_split=False, test_set="v5.1"),
+    "5.1": dict(policy="threshold", threshold_factor=2.0, allocator="list", flush_range="walk",
+                purge_mode="sync", lock_split=False, test_set="v5.1"),
+    "5.2": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
+                flush_range="walk", purge_mode="sync", lock_split=False, test_set="current"),
+    "5.11": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
+                 flush_range="at-insert", purge_mode="sync", lock_split=True, test_set="current"),
+    "6.1": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
+                flush_range="at-insert", purge_mode="deferred", lock_split=True, test_set="current"),
+}
+TEST_SETS = ("current", "v5.1")
+
+
+def kernel_formula_lazy_max_pages(ncpus: int, page_size: int = 4096) -> int:
+    """lazy_max_pages() = fls(num_online_cpus()) * 32 MiB / PAGE_SIZE, in pages."""
+    return int(ncpus).bit_length() * ((32 << 20) // page_size)
+
+
+def _allowed(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
+
+
+def _int_in(name, value, lo, hi, none_ok=False):
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}={value!r} must be an integer in {lo}..{hi}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={value!r} is out of range; allowed {lo}..{hi}")
+
+
+def _float_in(name, value, lo, hi, lo_open=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number") from None
+    if math.isnan(v) or (v <= lo if lo_open else v < lo) or v > hi:
+        op = ">" if lo_open else ">="
+        raise ValueError(f"{name}={value!r} is out of range; allowed {op} {lo} and <= {hi}")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Concrete values of a `SimConfig` (what the engine runs)."""
+
+    platform: Platform
+    ncpus: int
+    preempt: str
+    lazy_max_pages: int
+    resched_threshold_pages: int
+    ram_bytes: int
+    workload: WorkloadParams
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One model run. Units: seconds for durations, pages for sizes, ns for sample intervals.
+
+    ``None`` means the default of the kernel formula, the platform, or the workload mode.
+    """
+
+    platform: str = "hikey960"            #: a preset name (see `vmlab.platforms.PLATFORMS`)
+    ncpus: int | None = None              #: online CPUs, 1..1024 (None: the platform's)
+    policy: str = "threshold"             #: no-resched | always-resched | threshold
+    threshold_factor: float = 2.0         #: threshold policy: resched while lazy < factor x lazy_max
+    purge_mode: str = "sync"              #: sync (4.10-5.17) | deferred (drain work, 5.18+)
+    allocator: str = "list"               #: list (<= 5.1) | augmented-tree (5.2+)
+    flush_range: str = "walk"             #: walk (<= 5.10) | at-insert (5.11+)
+    lock_split: bool = False              #: free_vmap_area_lock split from vmap_area_lock (5.5+)
+    preempt: str | None = None            #: full | voluntary (None: the platform's)
+    lazy_max_pages: int | None = None     #: pages (None: the kernel formula)
+    workload: str | tuple = "stress"      #: a test_vmalloc.sh mode, a test name, or a tuple of names
+    run_test_mask: int | None = None      #: test_vmalloc module parameters (None: mode/default)
+    nr_threads: int | None = None         #: worker threads (None: the mode's, or ncpus)
+    test_loop_count: int | None = None
+    test_repeat_count: int | None = None
+    sequential_test_order: bool | None = None
+    nr_pages: int | None = None           #: fix_size / vm_map_ram pages (None: era default)
+    test_set: str = "current"             #: "v5.1" (8 cases, fix_size of 3 pages) or "current"
+    duration_s: float = 2.0               #: simulated seconds
+    seed: int = 1
+    ram_bytes: int | None = None          #: OOM limit in bytes (None: the platform's RAM)
+    sample_interval_ns: int = 1_000_000   #: time-series sampling period, ns of simulated time
+    check_invariants: bool = False        #: re-check the address space after every operation (slow)
+
+    def __post_init__(self):
+        if isinstance(self.workload, list):
+            object.__setattr__(self, "workload", tuple(self.workload))
+        if not isinstance(self.platform, Platform):
+            if self.platform not in PLATFORMS:
+                raise ValueError(
+                    f"platform={self.platform!r} is not known; allowed: {sorted(PLATFORMS)}"
+                )
+        _int_in("ncpus", self.ncpus, 1, 1024, none_ok=True)
+        _allowed("policy", self.policy, POLICIES)
+        _float_in("threshold_factor", self.threshold_factor, 0.0, 1e6)
+        _allowed("purge_mode", self.purge_mode, PURGE_MODES)
+        _allowed("allocator", self.allocator, ALLOCATORS)
+        _allowed("flush_range", self.flush_range, FLUSH_RANGES)
+        if not isinstance(self.lock_split, (bool, np.bool_)):
+            raise ValueError(f"lock_split={self.lock_split!r} must be True or False")
+        if self.preempt is not None:
+            _allowed("preempt", self.preempt, PREEMPTS)
+        _int_in("lazy_max_pages", self.lazy_max_pages, 1, 1 << 40, none_ok=True)
+        names = (self.workload,) if isinstance(self.workload, str) else self.workload
+        if not isinstance(names, tuple) or not names:
+            raise ValueError(f"workload={self.workload!r} must be a mode or test name(s): {workload_names()}")
+        for n in names:
+            if not isinstance(n, str) or (n not in MODES and canonical_test(n) is None):
+                raise ValueError(
+                    f"workload={self.workload!r}: {n!r} is not a test_vmalloc test or mode; "
+                    f"allowed: {workload_names()}"
+                )
+        if len(names) > 1 and any(n in MODES for n in names):
+            raise ValueError(f"workload={self.workload!r}: a mode cannot be combined with other names")
+        _int_in("run_test_mask", self.run_test_mask, 1, ALL_TESTS_MASK, none_ok=True)
+        _int_in("nr_threads", self.nr_threads, 1, 65535, none_ok=True)
+        _int_in("test_loop_count", self.test_loop_count, 1, 10**12, none_ok=True)
+        _int_in("test_repeat_count", self.test_repeat_count, 1, 10**9, none_ok=True)
+        if self.sequential_test_order is not None and not isinstance(self.sequential_test_order, (bool, np.bool_)):
+            raise ValueError(f"sequential_test_order={self.sequential_test_order!r} must be True, False or None")
+        _int_in("nr_pages", self.nr_pages, 0, 1 << 20, none_ok=True)
+        _allowed("test_set", self.test_set, TEST_SETS)
+        _float_in("duration_s", self.duration_s, 0.0, 86_400.0, lo_open=True)
+        _int_in("seed", self.seed, 0, 2**63 - 1)
+        _int_in("ram_bytes", self.ram_bytes, 1, 1 << 60, none_ok=True)
+        _int_in("sample_interval_ns", self.sample_interval_ns, 1_000, 10**12)
+        if self.duration_s * 1e9 / self.sample_interval_ns > 5_000_000:
+            raise ValueError(
+                f"sample_interval_ns={self.sample_interval_ns} gives more than 5 000 000 samples "
+                f"over duration_s={self.duration_s}; use a larger interval"
+            )
+        if not isinstance(self.check_invariants, (bool, np.bool_)):
+            raise ValueError(f"check_invariants={self.check_invariants!r} must be True or False")
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def for_kernel(cls, version: str, **overrides) -> "SimConfig":
+        """The policy, allocator, flush range and purge mode of a kernel version; any field may follow."""
+        version = str(version)
+        if version not in KERNELS:
+            raise ValueError(f"kernel={version!r} is not known; allowed: {list(KERNELS)}")
+        kw = dict(KERNELS[version])
+        kw.update(overrides)
+        return cls(**kw)
+
+    def replace(self, **changes) -> "SimConfig":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if isinstance(self.platform, Platform):
+            d["platform"] = self.platform.name
+        if isinstance(self.workload, tuple):
+            d["workload"] = list(self.workload)
+        return d
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    # ------------------------------------------------------------------ resolution
+    def resolved(self) -> Resolved:
+        plat = get_platform(self.platform)
+        ncpus = self.ncpus if self.ncpus is not None else plat.ncpus
+        preempt = self.preempt or plat.preempt
+        lmp = self.lazy_max_pages or kernel_formula_lazy_max_pages(ncpus, plat.page_size)
+        thresh = int(self.threshold_factor * lmp)
+        wl = self._workload_params(ncpus)
+        return Resolved(
+            platform=plat,
+            ncpus=ncpus,
+            preempt=preempt,
+            lazy_max_pages=lmp,
+            resched_threshold_pages=thresh,
+            ram_bytes=self.ram_bytes or plat.ram_bytes,
+            workload=wl,
+        )
+
+    def _workload_params(self, ncpus: int) -> WorkloadParams:
+        names = (self.workload,) if isinstance(self.workload, str) else self.workload
+        p = dict(MODULE_DEFAULTS)
+        p["nr_threads"] = None
+        if self.test_set == "v5.1":
+            p["run_test_mask"] = V51_TESTS_MASK
+            p["nr_pages"] = 3
+        if names[0] in MODES:
+            p.update(MODES[names[0]])
+        else:
+            mask = 0
+            for n in names:
+                mask |= TEST_IDS[canonical_test(n)]
+            p["run_test_mask"] = mask
+        for k in ("run_test_mask", "nr_threads", "test_loop_count", "test_repeat_count",
+                  "sequential_test_order", "nr_pages"):
+            v = getattr(self, k)
+            if v is not None:
+                p[k] = v
+        if p["nr_threads"] is None:
+            p["nr_threads"] = ncpus
+        return WorkloadParams(
+            run_test_mask=int(p["run_test_mask"]),
+            nr_threads=int(p["nr_threads"]),
+            test_loop_count=int(p["test_loop_count"]),
+            test_repeat_count=int(p["test_repeat_count"]),
+            sequential_test_order=bool(p["sequential_test_order"]),
+            nr_pages=int(p["nr_pages"]),
+        )
+
+    def engine_inputs(self) -> tuple[np.ndarray, np.ndarray, Resolved]:
+        """The engine's flat inputs: (int64 parameter vector, per-worker test orders, resolved)."""
+        r = self.resolved()
+        pl = r.platform
+        wl = r.workload
+        P = np.zeros(E.N_PARAMS, dtype=np.int64)
+        P[E.P_NCPUS] = r.ncpus
+        P[E.P_NWORK] = wl.nr_threads
+        P[E.P_POLICY] = POLICIES.index(self.policy)
+        P[E.P_RESCHED_THRESH] = r.resched_threshold_pages
+        P[E.P_PURGE_MODE] = PURGE_MODES.index(self.purge_mode)
+        P[E.P_ALLOCATOR] = ALLOCATORS.index(self.allocator)
+        P[E.P_FLUSH] = FLUSH_RANGES.index(self.flush_range)
+        P[E.P_PREEMPT] = E.PREEMPT_FULL if r.preempt == "full" else E.PREEMPT_VOLUNTARY
+        P[E.P_LOCK_SPLIT] = int(bool(self.lock_split))
+        P[E.P_LAZY_MAX] = r.lazy_max_pages
+        P[E.P_DURATION] = int(round(self.duration_s * 1e9))
+        P[E.P_SEED] = self.seed
+        P[E.P_SAMPLE_NS] = self.sample_interval_ns
+        P[E.P_VA_START] = pl.vmalloc_start // pl.page_size
+        P[E.P_VA_PAGES] = pl.vmalloc_bytes // pl.page_size
+        P[E.P_RAM] = r.ram_bytes
+        P[E.P_BASE_MEM] = pl.base_mem_bytes
+        P[E.P_PAGE_SIZE] = pl.page_size
+        P[E.P_VA_OBJ] = pl.va_obj_bytes
+        P[E.P_LOOPS] = wl.test_loop_count
+        P[E.P_REPEATS] = wl.test_repeat_count
+        P[E.P_NR_PAGES] = wl.nr_pages
+        formula = kernel_formula_lazy_max_pages(r.ncpus, pl.page_size)
+        P[E.P_JUNK] = formula
+        P[E.P_THREAD_ALIGN] = pl.thread_align_pages
+        P[E.P_CHECK] = int(bool(self.check_invariants))
+        P[E.P_HOLD_CAP] = hold_capacity(wl, formula)
+        costs = {
+            E.P_KMALLOC: pl.kmalloc_va_ns, E.P_ALLOC_BASE: pl.alloc_base_ns,
+            E.P_LIST_WALK: pl.list_walk_area_ns, E.P_TREE_LEVEL: pl.tree_level_ns,
+            E.P_LOOKUP: pl.lookup_ns, E.P_MAP_PAGE: pl.map_page_ns, E.P_UNMAP_PAGE: pl.unmap_page_ns,
+            E.P_LAZY_ADD: pl.lazy_add_ns, E.P_HANDOFF: pl.lock_handoff_ns, E.P_STEAL: pl.purge_steal_ns,
+            E.P_FLUSH_WALK: pl.flush_walk_area_ns, E.P_TLB_BASE: pl.tlb_flush_base_ns,
+            E.P_TLB_CPU: pl.tlb_flush_cpu_ns, E.P_FREE_AREA: pl.free_area_ns, E.P_CTXSW: pl.ctxsw_ns,
+            E.P_WAKEUP: pl.wakeup_ns, E.P_SLICE: pl.slice_ns, E.P_TOUCH: pl.touch_ns,
+            E.P_PCPU_OP: pl.pcpu_op_ns, E.P_RCU_DELAY: pl.rcu_delay_ns,
+        }
+        for k, v in costs.items():
+            P[k] = int(v)
+        orders = test_orders(wl, self.seed)
+        return P, orders, r

@@ -1,0 +1,187 @@
+"""Platform presets: CPU count, memory, VMALLOC size and the cost constants of the model.
+
+Every cost is in nanoseconds of CPU time on that platform and says where it came from. Three kinds of
+source appear:
+
+* **seed** - Rezki's HiKey960 figures in the 2019 thread (a full lazy list purge takes ~12 ms, ~4-5 ms
+  of it in the flush-range loop), see ``vmalloc-facts.md`` section 4.A;
+* **trace** - the Debian 6.1 recordings under QEMU TCG shipped in ``data/kernel/`` (test_vmalloc
+  ``Summary:`` averages, purge durations);
+* **estimate** - an order-of-magnitude figure for the operation on that class of CPU, chosen by the
+  vmlab authors; these are the constants `vmlab.calibrate` (trace issue) is meant to replace.
+
+The kernel's own numbers (page size, VMALLOC range, RAM) cite the facts doc.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+GiB = 1 << 30
+TiB = 1 << 40
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One machine: hardware facts plus the per-operation costs the engine charges (ns)."""
+
+    name: str
+    ncpus: int                  #: default CPU count
+    ram_bytes: int              #: RAM; above it the run stops with ``oom=True``
+    page_size: int              #: bytes
+    vmalloc_start: int          #: VMALLOC_START, bytes (absolute, so large alignments fail as in the kernel)
+    vmalloc_bytes: int          #: size of the VMALLOC range
+    preempt: str                #: default preemption model: "full" or "voluntary"
+    base_mem_bytes: int         #: memory in use before the test (kernel, user space), bytes
+    thread_align_pages: int     #: THREAD_ALIGN << 1 in pages (fix_align_alloc_test's alignment)
+    va_obj_bytes: int           #: slab object size of one struct vmap_area, bytes
+
+    # --- costs, ns -------------------------------------------------------------------------
+    kmalloc_va_ns: int          #: kmalloc of the vmap_area before taking the lock
+    alloc_base_ns: int          #: alloc critical section without the walk: cache check, insert
+    list_walk_area_ns: int      #: list era: per busy area walked in the address-sorted list
+    tree_level_ns: int          #: augmented tree / rb-tree: per level descended
+    lookup_ns: int              #: vfree's find_vmap_area under the lock, without the descent
+    map_page_ns: int            #: per data page: page allocation plus PTE set
+    unmap_page_ns: int          #: per data page: PTE clear plus page free
+    lazy_add_ns: int            #: atomic add to vmap_lazy_nr plus purge-list insert
+    lock_handoff_ns: int        #: a contended spinlock passing to the next waiter (cache line)
+    purge_steal_ns: int         #: detaching the purge list (llist_del_all / list_replace_init)
+    flush_walk_area_ns: int     #: flush-range loop, per purge-list entry (``flush_range="walk"``)
+    tlb_flush_base_ns: int      #: flush_tlb_kernel_range, fixed part
+    tlb_flush_cpu_ns: int       #: flush_tlb_kernel_range, per online CPU (IPI or broadcast)
+    free_area_ns: int           #: purge free loop, per entry: erase/merge, kfree, atomic sub
+    ctxsw_ns: int               #: context switch
+    wakeup_ns: int              #: wake-up to running of a sleeping task (kworker, mutex waiter)
+    slice_ns: int               #: CFS time slice when a CPU has more than one runnable task
+    touch_ns: int               #: the test writing one byte into the area
+    pcpu_op_ns: int             #: one __alloc_percpu or free_percpu (pcpu_alloc_test)
+    rcu_delay_ns: int           #: kvfree_rcu: delay until the area is actually vfree'd
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_costs(self, **changes) -> "Platform":
+        """A copy with some constants changed (e.g. a fitted platform from `calibrate`)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"Platform has no field(s) {sorted(unknown)}")
+        return replace(self, **changes)
+
+
+#: HiKey960 (Kirin 960: 4x A73 @ 2.36 GHz + 4x A53 @ 1.84 GHz), the seed's board, Linaro 4.x
+#: kernels with CONFIG_PREEMPT (Android).
+HIKEY960 = Platform(
+    name="hikey960",
+    ncpus=8,                           # facts 5: hi3660.dtsi, 8 cores
+    ram_bytes=4 * GiB,                 # seed: Rezki's "ARM 8 cores with 4Gb" (96Boards manual says 3 GB)
+    page_size=4096,                    # arm64 with 4 KiB pages
+    vmalloc_start=0xFFFFFF8008000000,  # facts 5: arm64 39-bit layout (3.10-era memory.txt)
+    vmalloc_bytes=240 * GiB,           # facts 5: 39-bit VA layout ~240 GB vmalloc (VA_BITS unconfirmed)
+    preempt="full",                    # Android kernels: CONFIG_PREEMPT
+    base_mem_bytes=1 * GiB,            # estimate: Android user space plus kernel at idle
+    thread_align_pages=16,             # arm64 VMAP_STACK: THREAD_ALIGN = 2*16 KiB, <<1 = 64 KiB
+    va_obj_bytes=128,                  # struct vmap_area (~96 B in 5.0) in kmalloc-128
+    kmalloc_va_ns=120,                 # estimate (slab fast path on A53/A73)
+    alloc_base_ns=200,                 # estimate
+    list_walk_area_ns=15,              # estimate: list of slab-adjacent objects, prefetch-friendly
+    tree_level_ns=15,                  # estimate
+    lookup_ns=100,                     # estimate
+    map_page_ns=250,                   # estimate: alloc_page + PTE
+    unmap_page_ns=150,                 # estimate
+    lazy_add_ns=50,                    # estimate
+    lock_handoff_ns=80,                # estimate: cross-cluster cache-line transfer
+    purge_steal_ns=100,                # estimate
+    flush_walk_area_ns=137,            # seed: 4.5 ms walk / 32768 entries (lazy_max_pages at 8 CPUs)
+    tlb_flush_base_ns=100_000,         # seed residual: 12 ms - 4.5 ms walk - 7.2 ms free loop,
+    tlb_flush_cpu_ns=25_000,           #   split into fixed and per-CPU parts (estimate)
+    free_area_ns=220,                  # seed: ~7.2 ms free loop / 32768 entries
+    ctxsw_ns=4_000,                    # estimate
+    wakeup_ns=10_000,                  # estimate
+    slice_ns=3_000_000,                # CFS: 6 ms sched_latency shared by two tasks
+    touch_ns=20,                       # estimate
+    pcpu_op_ns=400,                    # estimate
+    rcu_delay_ns=25_000_000,           # KFREE_DRAIN_JIFFIES (HZ/50 = 20 ms) plus a grace period
+)
+
+#: The emulated x86 guest of the shipped 6.1 recordings (QEMU TCG, Debian 6.1 PREEMPT_VOLUNTARY).
+#: Durations are those of software emulation, roughly 10x native.
+QEMU_TCG = Platform(
+    name="qemu-tcg",
+    ncpus=2,                           # trace: smp2 runs
+    ram_bytes=2 * GiB,                 # trace: qemu -m 2G
+    page_size=4096,
+    vmalloc_start=0xFFFFC90000000000,  # facts 5: x86_64 4-level vmalloc_base
+    vmalloc_bytes=32 * TiB,            # facts 5: x86_64 4-level vmalloc space
+    preempt="voluntary",               # trace: "Dynamic Preempt: voluntary"
+    base_mem_bytes=100 * (1 << 20),    # trace: MemFree ~1.91 GB of 2 GB before the test
+    thread_align_pages=8,              # x86_64: THREAD_ALIGN = 16 KiB, <<1 = 32 KiB
+    va_obj_bytes=64,                   # struct vmap_area in kmalloc-64 / vmap_area_cachep (6.1)
+    kmalloc_va_ns=1_200,               # trace: fix_size 12-17 us per 1-page iteration, split
+    alloc_base_ns=2_000,               #   across the alloc and free path (estimate of the split)
+    list_walk_area_ns=300,             # estimate (list era not recorded)
+    tree_level_ns=120,                 # estimate
+    lookup_ns=1_200,                   # estimate
+    map_page_ns=3_000,                 # estimate
+    unmap_page_ns=2_000,               # estimate
+    lazy_add_ns=600,                   # estimate
+    lock_handoff_ns=1_000,             # estimate: TCG vCPU threads on 2 host cores
+    purge_steal_ns=2_000,              # estimate
+    flush_walk_area_ns=1_400,          # estimate (6.1 keeps the range at insert: unused by for_kernel("6.1"))
+    tlb_flush_base_ns=40_000,          # trace: shortest non-empty purge ~48 us at smp2
+    tlb_flush_cpu_ns=20_000,           # estimate: flush_tlb_all IPI per vCPU under TCG
+    free_area_ns=2_500,                # estimate
+    ctxsw_ns=20_000,                   # estimate
+    wakeup_ns=50_000,                  # estimate
+    slice_ns=4_000_000,                # HZ=250 tick
+    touch_ns=200,                      # estimate
+    pcpu_op_ns=4_000,                  # estimate
+    rcu_delay_ns=40_000_000,           # estimate
+)
+
+#: A generic x86_64 server with a recent kernel (native speed).
+X86_SERVER = Platform(
+    name="x86-server",
+    ncpus=32,                          # estimate: a two-socket server
+    ram_bytes=64 * GiB,                # estimate
+    page_size=4096,
+    vmalloc_start=0xFFFFC90000000000,  # facts 5: x86_64 4-level vmalloc_base
+    vmalloc_bytes=32 * TiB,            # facts 5: x86_64 4-level vmalloc space
+    preempt="voluntary",               # distribution kernels
+    base_mem_bytes=2 * GiB,            # estimate
+    thread_align_pages=8,              # x86_64: 16 KiB << 1
+    va_obj_bytes=64,
+    kmalloc_va_ns=60,                  # facts 4.E: fix_size 1M loops in 0.9 s on x86 = 0.9 us/loop,
+    alloc_base_ns=100,                 #   split across the steps below (estimate of the split)
+    list_walk_area_ns=25,
+    tree_level_ns=8,
+    lookup_ns=50,
+    map_page_ns=200,
+    unmap_page_ns=120,
+    lazy_add_ns=30,
+    lock_handoff_ns=120,               # estimate: cross-socket cache-line transfer
+    purge_steal_ns=50,
+    flush_walk_area_ns=60,             # estimate
+    tlb_flush_base_ns=20_000,          # estimate: flush_tlb_all IPI round
+    tlb_flush_cpu_ns=2_000,            # estimate
+    free_area_ns=100,                  # estimate
+    ctxsw_ns=2_000,
+    wakeup_ns=5_000,
+    slice_ns=3_000_000,
+    touch_ns=10,
+    pcpu_op_ns=150,
+    rcu_delay_ns=25_000_000,
+)
+
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (HIKEY960, QEMU_TCG, X86_SERVER)}
+
+
+def get_platform(name_or_platform) -> Platform:
+    """Look a preset up by name (a `Platform` passes through)."""
+    if isinstance(name_or_platform, Platform):
+        return name_or_platform
+    try:
+        return PLATFORMS[name_or_platform]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"platform={name_or_platform!r} is not known; allowed: {sorted(PLATFORMS)}"
+        ) from None

@@ -1,0 +1,176 @@
+"""`Result`: the one pandas schema for a run, built in one place from the engine's arrays.
+
+Kernel traces (`vmlab.trace`, later) produce the same attributes, so plots work on both.
+
+Schema
+------
+``timeseries`` (index ``time_ns``, one row per ``sample_interval_ns``):
+    ``vmap_lazy_nr`` (pages), ``lazy_areas``, ``busy_areas`` (allocated, not lazily freed),
+    ``live_pages`` (data pages held by the tests), ``va_highwater_pages`` (above VMALLOC_START),
+    ``mem_bytes`` (the memory model), ``purge_active`` (0/1), ``lock_waiters`` (CPUs spinning).
+``purges`` (one row per ``__purge_vmap_area_lazy`` call, empty ones included):
+    ``start_ns``, ``end_ns``, ``duration_ns``, ``walk_ns``, ``flush_ns``, ``free_ns``, ``areas``
+    (vmap areas freed), ``entries`` (purge-list entries after at-insert merging), ``pages``,
+    ``yields`` (times cond_resched_lock dropped the lock), ``max_lock_hold_ns``, ``cpu``,
+    ``trigger`` (free / alloc_fail / drain), ``lazy_nr_start`` (pages).
+``latency`` (index ``kind``: alloc, free, lock_wait, lock_hold, purge):
+    ``count``, ``mean``, ``p50``, ``p99``, ``p999``, ``max`` in ns. Built from log-bucketed histograms
+    (8 buckets per power of two, so within ~9 %); ``max`` is exact.
+``tests`` (one row per test per worker that started it):
+    ``test``, ``worker``, ``loops``, ``avg_usec`` (test time over repetitions started, as the module's
+    ``Summary:`` line), ``failed``, ``passed``, ``repeat``, ``complete``.
+``summary`` (pandas Series): see `SUMMARY_KEYS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import engine as E
+from .workloads import TEST_CASES
+
+SUMMARY_KEYS = (
+    "peak_lazy_pages", "lazy_max_pages", "peak_lazy_ratio", "purges", "purge_p50_ns",
+    "purge_p99_ns", "purge_max_ns", "alloc_p99_ns", "lock_wait_max_ns", "alloc_failures", "oom",
+    "oom_time_ns", "ops", "sim_ns", "wall_s",
+    # beyond the required keys
+    "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
+    "purge_walk_share", "events",
+)
+TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
+                      "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters")
+PURGE_COLUMNS = ("start_ns", "end_ns", "duration_ns", "walk_ns", "flush_ns", "free_ns", "areas",
+                 "entries", "pages", "yields", "max_lock_hold_ns", "cpu", "trigger", "lazy_nr_start")
+LATENCY_KINDS = ("alloc", "free", "lock_wait", "lock_hold", "purge")
+TRIGGERS = ("free", "alloc_fail", "drain")
+
+
+@dataclass
+class Result:
+    """One simulated (or, via `vmlab.trace`, recorded) run."""
+
+    config: Any
+    model_version: str
+    summary: pd.Series
+    timeseries: pd.DataFrame
+    purges: pd.DataFrame
+    latency: pd.DataFrame
+    tests: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<Result peak_lazy={int(s.peak_lazy_pages)} pages ({s.peak_lazy_ratio:.2f}x lazy_max) "
+                f"purges={int(s.purges)} purge_max={s.purge_max_ns / 1e6:.2f} ms oom={bool(s.oom)} "
+                f"sim={s.sim_ns / 1e9:.3f} s>")
+
+
+def _bucket_values(nb: int) -> np.ndarray:
+    """Representative ns of each histogram bucket: the middle of [2^e (1 + m/8), 2^e (1 + (m+1)/8))."""
+    b = np.arange(nb) - 1
+    e, m = b // E.HIST_PER_OCTAVE, b % E.HIST_PER_OCTAVE
+    lo = np.ldexp(1.0 + m / E.HIST_PER_OCTAVE, e)
+    v = lo * (1.0 + 0.5 / (E.HIST_PER_OCTAVE + m))
+    v[0] = 0.0
+    return v
+
+
+def latency_table(hist: np.ndarray, hmax: np.ndarray) -> pd.DataFrame:
+    vals = _bucket_values(hist.shape[1])
+    rows = []
+    for k, name in enumerate(LATENCY_KINDS):
+        h = hist[k]
+        n = int(h.sum())
+        if n == 0:
+            rows.append(dict(kind=name, count=0, mean=np.nan, p50=np.nan, p99=np.nan, p999=np.nan, max=np.nan))
+            continue
+        mx = float(hmax[k])
+        v = np.minimum(vals, mx)
+        cum = np.cumsum(h)
+
+        def q(p):
+            return float(v[np.searchsorted(cum, p * n, side="left")])
+
+        rows.append(dict(kind=name, count=n, mean=float((h * v).sum() / n), p50=q(0.5), p99=q(0.99),
+                         p999=q(0.999), max=mx))
+    return pd.DataFrame(rows).set_index("kind")
+
+
+def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) -> Result:
+    """Turn the engine's arrays into the documented DataFrames (the only place that does)."""
+    S, TS, PR, hist, hmax, TT = out
+    err = int(S[E.S_ERROR])
+    if err:
+        names = {1: "areas overlap", 2: "segments do not partition the range", 3: "vmap_lazy_nr != lazy pages",
+                 4: "tree augment stale", 5: "busy/lazy counts drifted", 6: "adjacent free segments not merged"}
+        raise AssertionError(f"model invariant broken: {names.get(err, err)} (config {cfg})")
+    interval = cfg.sample_interval_ns
+    ts = pd.DataFrame(TS, columns=list(TIMESERIES_COLUMNS))
+    ts.index = pd.Index(np.arange(len(ts), dtype=np.int64) * interval, name="time_ns")
+    for c in ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages", "va_highwater_pages",
+              "mem_bytes", "purge_active", "lock_waiters"):
+        ts[c] = ts[c].astype(np.int64)
+
+    n = PR.shape[1]
+    purges = pd.DataFrame({
+        "start_ns": PR[E.PR_START], "end_ns": PR[E.PR_END],
+        "duration_ns": PR[E.PR_END] - PR[E.PR_START], "walk_ns": PR[E.PR_WALK],
+        "flush_ns": PR[E.PR_FLUSH], "free_ns": PR[E.PR_FREE], "areas": PR[E.PR_AREAS],
+        "entries": PR[E.PR_ENTRIES], "pages": PR[E.PR_PAGES], "yields": PR[E.PR_YIELDS],
+        "max_lock_hold_ns": PR[E.PR_MAX_HOLD], "cpu": PR[E.PR_CPU],
+        "trigger": pd.Categorical.from_codes(PR[E.PR_TRIGGER], categories=list(TRIGGERS)),
+        "lazy_nr_start": PR[E.PR_LAZY_START],
+    }, index=pd.RangeIndex(n, name="purge"))
+
+    latency = latency_table(hist, hmax)
+
+    rows = []
+    nw, ntests, _ = TT.shape
+    for w in range(nw):
+        for pos in range(ntests):
+            reps = int(TT[w, pos, E.TT_REPS])
+            if reps == 0:
+                continue
+            rows.append(dict(
+                test=TEST_CASES[int(orders[w, pos])],
+                worker=w, loops=int(TT[w, pos, E.TT_LOOPS]),
+                avg_usec=float(TT[w, pos, E.TT_TIME]) / 1e3 / reps,
+                failed=int(TT[w, pos, E.TT_FAILED]), passed=int(TT[w, pos, E.TT_PASSED]),
+                repeat=reps,
+                complete=bool(TT[w, pos, E.TT_FAILED] + TT[w, pos, E.TT_PASSED] >= resolved.workload.test_repeat_count),
+            ))
+    tests = pd.DataFrame(rows, columns=["test", "worker", "loops", "avg_usec", "failed", "passed",
+                                        "repeat", "complete"])
+
+    real = purges[purges.areas > 0]
+    d = real.duration_ns.to_numpy(dtype=np.float64)
+    lmp = resolved.lazy_max_pages
+    peak = int(S[E.S_PEAK_LAZY])
+    summary = pd.Series({
+        "peak_lazy_pages": peak,
+        "lazy_max_pages": lmp,
+        "peak_lazy_ratio": peak / lmp,
+        "purges": len(real),
+        "purge_p50_ns": float(np.percentile(d, 50)) if len(d) else np.nan,
+        "purge_p99_ns": float(np.percentile(d, 99)) if len(d) else np.nan,
+        "purge_max_ns": float(d.max()) if len(d) else np.nan,
+        "alloc_p99_ns": float(latency.loc["alloc", "p99"]),
+        "lock_wait_max_ns": float(latency.loc["lock_wait", "max"]),
+        "alloc_failures": int(S[E.S_ALLOC_FAIL]),
+        "oom": bool(S[E.S_OOM]),
+        "oom_time_ns": float(S[E.S_OOM_T]) if S[E.S_OOM] else np.nan,
+        "ops": int(S[E.S_OPS]),
+        "sim_ns": int(S[E.S_SIM_NS]),
+        "wall_s": float(wall_s),
+        "resched_threshold_pages": resolved.resched_threshold_pages,
+        "peak_mem_bytes": int(S[E.S_PEAK_MEM]),
+        "lock_hold_max_ns": float(latency.loc["lock_hold", "max"]),
+        "purge_pages_p50": float(real.pages.median()) if len(real) else np.nan,
+        "purge_walk_share": float(real.walk_ns.sum() / real.duration_ns.sum()) if len(real) and real.duration_ns.sum() else np.nan,
+        "events": int(S[E.S_EVENTS]),
+    }, dtype=object)
+    return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
+                  purges=purges, latency=latency, tests=tests)
