@@ -192,20 +192,22 @@ ERR_MERGE = 6
 ERR_LOCK = 7
 ERR_STALL = 8
 
-# ----------------------------------------------------------------------------- treap layout
+# ----------------------------------------------------------------------------- tree and area layout
 NIL = -1
-F_KEY = 0       # first page (absolute page number)
+F_KEY = 0       # first page of a free segment (absolute page number)
 F_SIZE = 1      # pages
-F_STATE = 2     # ST_*
-F_PRIO = 3
-F_LEFT = 4
-F_RIGHT = 5
-F_MAXFREE = 6   # largest free segment in the subtree (pages)
-F_NBUSY = 7     # busy + lazy segments in the subtree
-F_GEN = 8       # purge batch of a lazy segment
-F_GUARD = 9     # guard pages included in SIZE (0 or 1)
-N_F = 10
-ST_FREE = 0
+F_PRIO = 2      # treap priority
+F_LEFT = 3
+F_RIGHT = 4     # must be F_LEFT + 1
+F_MAXFREE = 5   # largest free segment in the subtree (pages)
+F_SUM = 6       # free pages in the subtree
+N_F = 8         # one 64-byte row per node
+A_START = 0     # area table: first page
+A_SIZE = 1      # pages, guard included
+A_GUARD = 2     # 1 if a guard page is included (0 for vmap blocks)
+A_STATE = 3     # ST_*
+N_A = 4
+ST_FREE = 0     # an unused area-table slot
 ST_BUSY = 1
 ST_LAZY = 2
 
@@ -216,6 +218,7 @@ W_INSERT_LOCK = 2   # lock_split: vmap_area_lock for the busy-tree insert
 W_FREE_LOCK = 3     # vfree: find_vmap_area under vmap_area_lock, then the lazy add
 W_ALLOC_FAILED = 4  # search failed: purge_vmap_area_lazy() once, then retry
 W_DONE = 5
+W_EXIT = 6          # the worker's last call has ended: exit at this time
 K_START = 10        # drain_vmap_area_work: mutex_lock, purge
 K_AFTER = 11        # loop while vmap_lazy_nr > lazy_max_pages
 K_IDLE = 12
@@ -360,31 +363,38 @@ def _heap_pop(ht, hs, hk, n):
     return n
 
 
-# ============================================================================ treap
+# ============================================================================ free-block tree
+# A treap of the *free* segments of the VMALLOC range (what the kernel keeps in
+# free_vmap_area_root since 5.2), keyed by first page, augmented with the largest free segment
+# (MAXFREE, for lowest fit in O(log n)) and the free pages (SUM) of each subtree. Busy and lazy
+# areas live in a flat area table instead, so a vfree touches no tree at all.
 @njit(cache=True, error_model="numpy", inline="always")
 def _upd(T, x):
     l = T[x, F_LEFT]
     r = T[x, F_RIGHT]
-    if T[x, F_STATE] == ST_FREE:
-        m = T[x, F_SIZE]
-        nb = 0
-    else:
-        m = 0
-        nb = 1
+    m = T[x, F_SIZE]
+    sm = m
     if l != NIL:
         if T[l, F_MAXFREE] > m:
             m = T[l, F_MAXFREE]
-        nb += T[l, F_NBUSY]
+        sm += T[l, F_SUM]
     if r != NIL:
         if T[r, F_MAXFREE] > m:
             m = T[r, F_MAXFREE]
-        nb += T[r, F_NBUSY]
+        sm += T[r, F_SUM]
     T[x, F_MAXFREE] = m
-    T[x, F_NBUSY] = nb
+    T[x, F_SUM] = sm
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fix(T, path, d):
+    """Recompute augments along path[0..d) (root first), bottom up."""
+    for i in range(d - 1, -1, -1):
+        _upd(T, path[i])
 
 
 @njit(cache=True, error_model="numpy")
-def _fix_path(T, root, key, path):
+def _fix_key(T, root, key, path):
     """Recompute augments from the node with `key` up to the root."""
     d = 0
     cur = root
@@ -394,39 +404,13 @@ def _fix_path(T, root, key, path):
         k = T[cur, F_KEY]
         if key == k:
             break
-        cur = T[cur, F_LEFT] if key < k else T[cur, F_RIGHT]
-    for i in range(d - 1, -1, -1):
-        _upd(T, path[i])
-
-
-@njit(cache=True, error_model="numpy")
-def _find(T, root, key):
-    cur = root
-    while cur != NIL:
-        k = T[cur, F_KEY]
-        if key == k:
-            return cur
-        cur = T[cur, F_LEFT] if key < k else T[cur, F_RIGHT]
-    return NIL
-
-
-@njit(cache=True, error_model="numpy")
-def _find_pred(T, root, key):
-    """Node with the largest key < key."""
-    best = NIL
-    cur = root
-    while cur != NIL:
-        if T[cur, F_KEY] < key:
-            best = cur
-            cur = T[cur, F_RIGHT]
-        else:
-            cur = T[cur, F_LEFT]
-    return best
+        cur = T[cur, F_LEFT + (key > k)]      # branch-free descent (F_RIGHT = F_LEFT + 1)
+    _fix(T, path, d)
 
 
 @njit(cache=True, error_model="numpy")
 def _insert(T, root, x, path):
-    """Insert node x (key set); returns the new root."""
+    """Insert node x (key, size, prio set); returns the new root."""
     key = T[x, F_KEY]
     T[x, F_LEFT] = NIL
     T[x, F_RIGHT] = NIL
@@ -438,16 +422,11 @@ def _insert(T, root, x, path):
     while True:
         path[d] = cur
         d += 1
-        if key < T[cur, F_KEY]:
-            nxt = T[cur, F_LEFT]
-            if nxt == NIL:
-                T[cur, F_LEFT] = x
-                break
-        else:
-            nxt = T[cur, F_RIGHT]
-            if nxt == NIL:
-                T[cur, F_RIGHT] = x
-                break
+        side = F_LEFT + (key >= T[cur, F_KEY])
+        nxt = T[cur, side]
+        if nxt == NIL:
+            T[cur, side] = x
+            break
         cur = nxt
     while d > 0 and T[x, F_PRIO] > T[path[d - 1], F_PRIO]:
         p = path[d - 1]
@@ -468,21 +447,20 @@ def _insert(T, root, x, path):
                 T[g, F_LEFT] = x
             else:
                 T[g, F_RIGHT] = x
-    for i in range(d - 1, -1, -1):
-        _upd(T, path[i])
+    _fix(T, path, d)
     return root
 
 
 @njit(cache=True, error_model="numpy")
 def _delete(T, root, x, path):
-    """Remove node x from the tree; returns the new root. x is not freed."""
+    """Remove node x from the tree; returns the new root. x is not recycled here."""
     key = T[x, F_KEY]
     d = 0
     cur = root
     while cur != x:
         path[d] = cur
         d += 1
-        cur = T[cur, F_LEFT] if key < T[cur, F_KEY] else T[cur, F_RIGHT]
+        cur = T[cur, F_LEFT + (key >= T[cur, F_KEY])]
     while True:
         l = T[x, F_LEFT]
         r = T[x, F_RIGHT]
@@ -514,81 +492,123 @@ def _delete(T, root, x, path):
             T[p, F_LEFT] = NIL
         else:
             T[p, F_RIGHT] = NIL
-    for i in range(d - 1, -1, -1):
-        _upd(T, path[i])
+    _fix(T, path, d)
     return root
 
 
 @njit(cache=True, error_model="numpy")
-def _busy_below(T, root, a):
-    """Busy + lazy segments with key < a."""
+def _free_below(T, root, a):
+    """Free pages below page a (a segment straddling a counts in part)."""
     c = 0
     cur = root
     while cur != NIL:
-        if T[cur, F_KEY] < a:
+        k = T[cur, F_KEY]
+        if k < a:
             l = T[cur, F_LEFT]
             if l != NIL:
-                c += T[l, F_NBUSY]
-            if T[cur, F_STATE] != ST_FREE:
-                c += 1
+                c += T[l, F_SUM]
+            sz = T[cur, F_SIZE]
+            c += sz if k + sz <= a else a - k
             cur = T[cur, F_RIGHT]
         else:
             cur = T[cur, F_LEFT]
     return c
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _fits(T, x, size, align, lo, out):
+    k = T[x, F_KEY]
+    end = k + T[x, F_SIZE]
+    if end > lo:
+        s = k if k > lo else lo
+        a = _align_up(s, align)
+        if a + size <= end:
+            out[0] = a
+            return True
+        if T[x, F_SIZE] > out[1]:
+            out[1] = T[x, F_SIZE]
+    return False
+
+
 @njit(cache=True, error_model="numpy")
-def _lowest_fit(T, root, size, align, lo, length, stack, out):
+def _lowest_fit(T, root, size, align, lo, length, path, out):
     """Lowest free segment holding `size` pages aligned to `align` at or above page `lo`.
 
-    Subtrees whose largest free segment is below `length` are skipped. Returns the node (or NIL);
-    out[0] = aligned start, out[1] = largest too-small free segment visited, out[2] = visits.
+    The kernel's find_vmap_lowest_match: descend left while the left subtree's largest free
+    segment is >= `length` (and it can lie above lo), else check the node, else go right, else
+    climb back. Returns the node (or NIL); path[0..out[2]) is the root-to-node path, out[0] the
+    aligned start, out[1] the largest too-small free segment checked (for cached_hole_size).
     """
     out[1] = 0
     out[2] = 0
-    sp = 0
+    if root == NIL or T[root, F_MAXFREE] < length:
+        return NIL
+    d = 0
     cur = root
     while True:
-        while cur != NIL:
-            if T[cur, F_MAXFREE] < length:
-                cur = NIL
-                break
-            stack[sp] = cur
-            sp += 1
-            if T[cur, F_KEY] <= lo:
-                cur = NIL
+        while True:
+            path[d] = cur
+            d += 1
+            l = T[cur, F_LEFT]
+            if l != NIL and T[l, F_MAXFREE] >= length and T[cur, F_KEY] > lo:
+                cur = l
             else:
-                cur = T[cur, F_LEFT]
-        if sp == 0:
-            return NIL
-        sp -= 1
-        cur = stack[sp]
-        out[2] += 1
-        if T[cur, F_STATE] == ST_FREE:
-            k = T[cur, F_KEY]
-            end = k + T[cur, F_SIZE]
-            if end > lo:
-                s = k if k > lo else lo
-                a = _align_up(s, align)
-                if a + size <= end:
-                    out[0] = a
-                    return cur
-                if T[cur, F_SIZE] > out[1]:
-                    out[1] = T[cur, F_SIZE]
-        cur = T[cur, F_RIGHT]
+                break
+        while True:
+            if _fits(T, cur, size, align, lo, out):
+                out[2] = d
+                return cur
+            r = T[cur, F_RIGHT]
+            if r != NIL and T[r, F_MAXFREE] >= length:
+                cur = r
+                break
+            found = False
+            while d > 1:
+                child = path[d - 1]
+                d -= 1
+                parent = path[d - 1]
+                if T[parent, F_LEFT] == child:
+                    cur = parent
+                    found = True
+                    break
+            if not found:
+                return NIL
+
+
+@njit(cache=True, error_model="numpy")
+def _neighbours(T, root, s):
+    """(pred, succ): the free segments just below and just above page s (NIL if none)."""
+    pred = NIL
+    succ = NIL
+    cur = root
+    while cur != NIL:
+        if T[cur, F_KEY] < s:
+            pred = cur
+            cur = T[cur, F_RIGHT]
+        else:
+            succ = cur
+            cur = T[cur, F_LEFT]
+    return pred, succ
 
 
 # ============================================================================ invariants
 @njit(cache=True, error_model="numpy")
-def _check_tree(T, root, va_start, va_pages, lazy_nr, busy_n, lazy_n, stack):
-    """O(n) check of the address-space invariants. Returns ERR_* (0 = fine)."""
+def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n, stack):
+    """O(n log n) check of the address-space invariants. Returns ERR_* (0 = fine).
+
+    Free segments sorted, disjoint and never adjacent (merged), augments exact; busy and lazy
+    areas disjoint from each other and from free space; free + areas = the whole range;
+    vmap_lazy_nr = pages of lazy areas; the busy and lazy counts match the table.
+    """
+    va_end = va_start + va_pages
+    # free segments, in order
+    nf = 0
+    fs = np.empty(T.shape[0], dtype=np.int64)
+    fe = np.empty(T.shape[0], dtype=np.int64)
     sp = 0
     cur = root
-    expect = va_start
-    prev_state = -1
-    nb = 0
-    nl = 0
-    lazy_pages = 0
+    prev_end = -1
+    total_free = 0
     while True:
         while cur != NIL:
             stack[sp] = cur
@@ -599,35 +619,65 @@ def _check_tree(T, root, va_start, va_pages, lazy_nr, busy_n, lazy_n, stack):
         sp -= 1
         cur = stack[sp]
         k = T[cur, F_KEY]
-        if k < expect:
-            return ERR_OVERLAP
-        if k > expect or T[cur, F_SIZE] <= 0:
+        sz = T[cur, F_SIZE]
+        if sz <= 0 or k < va_start or k + sz > va_end:
             return ERR_PARTITION
-        st = T[cur, F_STATE]
-        if st == ST_FREE and prev_state == ST_FREE:
+        if k < prev_end:
+            return ERR_OVERLAP
+        if k == prev_end:
             return ERR_MERGE
-        # augment check
         l = T[cur, F_LEFT]
         r = T[cur, F_RIGHT]
-        m = T[cur, F_SIZE] if st == ST_FREE else 0
-        c = 0 if st == ST_FREE else 1
+        m = sz
+        sm = sz
         if l != NIL:
             m = max(m, T[l, F_MAXFREE])
-            c += T[l, F_NBUSY]
+            sm += T[l, F_SUM]
         if r != NIL:
             m = max(m, T[r, F_MAXFREE])
-            c += T[r, F_NBUSY]
-        if m != T[cur, F_MAXFREE] or c != T[cur, F_NBUSY]:
+            sm += T[r, F_SUM]
+        if m != T[cur, F_MAXFREE] or sm != T[cur, F_SUM]:
             return ERR_AUGMENT
-        if st == ST_BUSY:
-            nb += 1
-        elif st == ST_LAZY:
-            nl += 1
-            lazy_pages += T[cur, F_SIZE]
-        prev_state = st
-        expect = k + T[cur, F_SIZE]
+        fs[nf] = k
+        fe[nf] = k + sz
+        nf += 1
+        total_free += sz
+        prev_end = k + sz
         cur = r
-    if expect != va_start + va_pages:
+    # areas
+    starts = np.empty(n_area, dtype=np.int64)
+    ends = np.empty(n_area, dtype=np.int64)
+    na = 0
+    nb = 0
+    nl = 0
+    lazy_pages = 0
+    area_pages = 0
+    for i in range(n_area):
+        st = A[i, A_STATE]
+        if st == ST_BUSY or st == ST_LAZY:
+            starts[na] = A[i, A_START]
+            ends[na] = A[i, A_START] + A[i, A_SIZE]
+            area_pages += A[i, A_SIZE]
+            na += 1
+            if st == ST_BUSY:
+                nb += 1
+            else:
+                nl += 1
+                lazy_pages += A[i, A_SIZE]
+    order = np.argsort(starts[:na])
+    j = 0
+    prev = va_start
+    for q in range(na):
+        s = starts[order[q]]
+        e = ends[order[q]]
+        if s < prev or s < va_start or e > va_end:
+            return ERR_OVERLAP
+        while j < nf and fe[j] <= s:
+            j += 1
+        if j < nf and fs[j] < e:
+            return ERR_OVERLAP
+        prev = e
+    if total_free + area_pages != va_pages:
         return ERR_PARTITION
     if lazy_pages != lazy_nr or lazy_nr < 0:
         return ERR_LAZY
@@ -811,9 +861,13 @@ def run(P, orders):
     TT = np.zeros((nw, ntests, N_TT), dtype=np.int64)
 
     # ------------------------------------------------------------------ address space
-    T = np.zeros((1024, N_F), dtype=np.int64)
-    pool = np.zeros(1024, dtype=np.int64)
+    T = np.zeros((1024, N_F), dtype=np.int64)     # free-segment treap
+    pool = np.zeros(1024, dtype=np.int64)          # recycled tree nodes
     npool = 0
+    A = np.zeros((1024, N_A), dtype=np.int64)      # area table (busy and lazy vmap areas)
+    apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
+    napool = 0
+    an = 0                                         # area ids used so far
     path = np.zeros(512, dtype=np.int64)
     stack = np.zeros(512, dtype=np.int64)
     fit_out = np.zeros(3, dtype=np.int64)
@@ -821,12 +875,12 @@ def run(P, orders):
     prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
     T[0, F_KEY] = va_start
     T[0, F_SIZE] = va_pages
-    T[0, F_STATE] = ST_FREE
     T[0, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
     tn = 1
     root = _insert(T, NIL, 0, path)
 
     lazy_nr = 0          # vmap_lazy_nr, pages
+    area_pages = 0       # pages of busy + lazy areas, guards included
     lazy_areas = 0
     busy_n = 0           # allocated, not lazily freed
     live_pages = 0       # data pages held by the tests
@@ -837,7 +891,6 @@ def run(P, orders):
     # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
     lz = np.zeros(1024, dtype=np.int64)
     nlz = 0
-    lz_entries = 0       # purge-list entries after at-insert merging
     gen = 1              # batch generation of the list being filled
     steal = np.zeros(1024, dtype=np.int64)
     nsteal = 0
@@ -860,6 +913,7 @@ def run(P, orders):
     t_retry = np.zeros(ntask, dtype=np.int64)
     t_ret = np.zeros(ntask, dtype=np.int64)
     t_trig = np.zeros(ntask, dtype=np.int64)
+    t_fresh = np.zeros(ntask, dtype=np.int64)    # a call's preemption point is still ahead
     for w in range(nw):
         t_cpu[w] = w % ncpus
         t_pc[w] = W_OP
@@ -910,11 +964,12 @@ def run(P, orders):
     w_sub = np.zeros(nw, dtype=np.int64)        # step inside one loop iteration
     w_fail = np.zeros(nw, dtype=np.int64)
     w_t0 = np.zeros(nw, dtype=np.int64)         # ktime at the test's start
-    w_p1 = np.zeros(nw, dtype=np.int64)         # ptr / ptr_1 (0 = none)
-    w_p2 = np.zeros(nw, dtype=np.int64)         # ptr_2
-    w_arr1 = np.zeros(nw, dtype=np.int64)       # the tests' pointer arrays
-    w_arr2 = np.zeros(nw, dtype=np.int64)
-    w_blk = np.zeros(nw, dtype=np.int64)        # vm_map_ram block
+    # the worker's areas, as area ids (-1 = none)
+    w_p1 = np.full(nw, -1, dtype=np.int64)      # ptr / ptr_1
+    w_p2 = np.full(nw, -1, dtype=np.int64)      # ptr_2
+    w_arr1 = np.full(nw, -1, dtype=np.int64)    # the tests' pointer arrays
+    w_arr2 = np.full(nw, -1, dtype=np.int64)
+    w_blk = np.full(nw, -1, dtype=np.int64)     # vm_map_ram block
     w_blk_used = np.zeros(nw, dtype=np.int64)
     w_ring_h = np.zeros(nw, dtype=np.int64)     # kvfree_rcu pending ring in H
     w_ring_n = np.zeros(nw, dtype=np.int64)
@@ -997,731 +1052,771 @@ def run(P, orders):
 
         # ---------------------------------------------------------------- preemption points
         # (not on a lock grant: a task spinning in the queue does not give its CPU away)
-        if t_wait[task] == 0 and (pc == W_OP or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
+        if t_wait[task] == 0 and (pc == W_OP or t_fresh[task] == 1 or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
             if rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or t - c_slice0[cpu] >= c_slice):
                 rq[cpu, (rq_h[cpu] + rq_n[cpu]) % rq.shape[1]] = task
                 rq_n[cpu] += 1
                 hn, seq = _switch_to_next(cpu, t, c_ctxsw, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
                 continue
 
-        nt = -1           # >= 0: the task's next event time
-        block = False     # the task sleeps or exits: its CPU goes to the next task
-        finish_purge = False
-        tt = t
+        t_fresh[task] = 0
+        # A worker whose call ends at nt generates its next call right away (pass 2), as of
+        # time nt: the generator only reads and writes the worker's own state. The preemption
+        # point then sits at the call's first lock request (t_fresh), so one event per call.
+        spec = False
+        t_saved = t
+        for _pass in range(2):
+            nt = -1           # >= 0: the task's next event time
+            block = False     # the task sleeps or exits: its CPU goes to the next task
+            finish_purge = False
+            tt = t
 
-        # ================================================================ worker: next call
-        if pc == W_OP:
-            w = task
-            kind = OP_NONE
-            while kind == OP_NONE:
-                tpos = w_pos[w]
-                if tpos >= ntests or orders[w, tpos] < 0:
-                    kind = OP_EXIT
-                    break
-                tb = orders[w, tpos]
-                ph = w_phase[w]
-                i = w_i[w]
-                # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
-                if w_ring_n[w] > 0 and (HD[w, w_ring_h[w]] <= t or ph == 8):
-                    kind = OP_FREE
-                    op_key[w] = H[w, w_ring_h[w]]
-                    w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
-                    w_ring_n[w] -= 1
-                    break
-                op_guard[w] = 1
-                op_align[w] = 1
-                if ph == 0:
-                    # a repetition starts
-                    if w_rep[w] == 0:
-                        w_t0[w] = t
-                    TT[w, tpos, TT_REPS] += 1
-                    w_fail[w] = 0
-                    w_i[w] = 0
-                    w_sub[w] = 0
-                    w_hn[w] = 0
-                    w_phase[w] = 2
-                    if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
-                        # ptr = vmalloc(sizeof(void *) * n)
-                        n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
-                        kind = OP_ALLOC
-                        op_size[w] = (n * 8 + page_size - 1) // page_size
-                        op_dst[w] = DST_ARR1
-                        w_phase[w] = 1
-                        if tb == T_FULL_FIT:
-                            for j in range(2 * junk):
-                                H[w, j] = 0
-                    continue_ = kind == OP_NONE
-                    if continue_:
-                        continue
-                    break
-                if ph == 1:
-                    # full_fit: junk_ptr = vmalloc(...)
-                    w_phase[w] = 2
-                    if tb == T_FULL_FIT:
-                        kind = OP_ALLOC
-                        op_size[w] = (junk * 8 + page_size - 1) // page_size
-                        op_dst[w] = DST_ARR2
+            # ================================================================ worker: next call
+            if pc == W_OP:
+                w = task
+                kind = OP_NONE
+                while kind == OP_NONE:
+                    tpos = w_pos[w]
+                    if tpos >= ntests or orders[w, tpos] < 0:
+                        kind = OP_EXIT
                         break
-                    continue
-                if ph == 2:
-                    # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
-                    if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
-                        kind = OP_ALLOC
-                        op_size[w] = 1
-                        op_dst[w] = DST_HOLD
-                        w_i[w] = i + 1
+                    tb = orders[w, tpos]
+                    ph = w_phase[w]
+                    i = w_i[w]
+                    # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
+                    if w_ring_n[w] > 0 and (HD[w, w_ring_h[w]] <= t or ph == 8):
+                        kind = OP_FREE
+                        op_key[w] = H[w, w_ring_h[w]]
+                        w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
+                        w_ring_n[w] -= 1
                         break
-                    if tb == T_FULL_FIT and i < 2 * junk:
-                        kind = OP_ALLOC
-                        op_size[w] = 1
-                        op_dst[w] = DST_HOLD
-                        w_i[w] = i + 1
-                        break
-                    w_i[w] = 0
-                    w_phase[w] = 3
-                    continue
-                if ph == 3:
-                    # full_fit: vfree(junk_ptr[i]) makes the holes
-                    if tb == T_FULL_FIT and i < junk:
-                        w_i[w] = i + 1
-                        if H[w, 2 * i + 1] != 0:
-                            kind = OP_FREE
-                            op_key[w] = H[w, 2 * i + 1]
-                            H[w, 2 * i + 1] = 0
-                            break
-                        continue
-                    w_i[w] = 0
-                    w_phase[w] = 4
-                    continue
-                if ph == 4:
-                    # the measured loop
-                    n_iter = loops
-                    if tb == T_ALIGN_SHIFT:
-                        n_iter = 64
-                    elif tb == T_PCPU:
-                        n_iter = PCPU_ALLOCS // PCPU_PER_CHUNK
-                    if w_fail[w] or i >= n_iter:
+                    op_guard[w] = 1
+                    op_align[w] = 1
+                    if ph == 0:
+                        # a repetition starts
+                        if w_rep[w] == 0:
+                            w_t0[w] = t
+                        TT[w, tpos, TT_REPS] += 1
+                        w_fail[w] = 0
                         w_i[w] = 0
                         w_sub[w] = 0
-                        w_phase[w] = 8
-                        continue
-                    sub = w_sub[w]
-                    if tb == T_LONG_BUSY:
-                        if sub == 0:
+                        w_hn[w] = 0
+                        w_phase[w] = 2
+                        if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
+                            # ptr = vmalloc(sizeof(void *) * n)
+                            n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
                             kind = OP_ALLOC
-                            op_size[w] = 100
-                            op_dst[w] = DST_P1
-                        elif sub == 1:
+                            op_size[w] = (n * 8 + page_size - 1) // page_size
+                            op_dst[w] = DST_ARR1
+                            w_phase[w] = 1
+                            if tb == T_FULL_FIT:
+                                for j in range(2 * junk):
+                                    H[w, j] = -1
+                        continue_ = kind == OP_NONE
+                        if continue_:
+                            continue
+                        break
+                    if ph == 1:
+                        # full_fit: junk_ptr = vmalloc(...)
+                        w_phase[w] = 2
+                        if tb == T_FULL_FIT:
+                            kind = OP_ALLOC
+                            op_size[w] = (junk * 8 + page_size - 1) // page_size
+                            op_dst[w] = DST_ARR2
+                            break
+                        continue
+                    if ph == 2:
+                        # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
+                        if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
                             kind = OP_ALLOC
                             op_size[w] = 1
-                            op_dst[w] = DST_P2
-                        elif sub == 2:
-                            kind = OP_FREE
-                            op_key[w] = w_p1[w]
-                            w_p1[w] = 0
-                        else:
-                            kind = OP_FREE
-                            op_key[w] = w_p2[w]
-                            w_p2[w] = 0
-                        if sub == 3:
-                            w_sub[w] = 0
-                            w_i[w] = i + 1
-                            TT[w, tpos, TT_LOOPS] += 1
-                        else:
-                            w_sub[w] = sub + 1
-                        break
-                    if tb == T_PCPU:
-                        # PCPU_PER_CHUNK __alloc_percpu calls, then a new chunk area
-                        if sub == 0:
-                            kind = OP_CPU
-                            op_size[w] = PCPU_PER_CHUNK * c_pcpu
-                            w_sub[w] = 1
-                        else:
-                            kind = OP_ALLOC
-                            op_size[w] = 8 * ncpus
                             op_dst[w] = DST_HOLD
-                            w_sub[w] = 0
                             w_i[w] = i + 1
-                            TT[w, tpos, TT_LOOPS] += PCPU_PER_CHUNK
-                        break
-                    if tb == T_KVFREE1 or tb == T_KVFREE2:
-                        if w_ring_n[w] >= hold_cap:
-                            kind = OP_FREE
-                            op_key[w] = H[w, w_ring_h[w]]
-                            w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
-                            w_ring_n[w] -= 1
                             break
-                        kind = OP_ALLOC
-                        op_size[w] = 1
-                        op_dst[w] = DST_RING
-                        w_i[w] = i + 1
-                        TT[w, tpos, TT_LOOPS] += 1
-                        break
-                    if tb == T_VM_MAP_RAM:
-                        if w_blk[w] == 0 or w_blk_used[w] + nr_pages > VMAP_BLOCK:
-                            if w_blk[w] != 0:
+                        if tb == T_FULL_FIT and i < 2 * junk:
+                            kind = OP_ALLOC
+                            op_size[w] = 1
+                            op_dst[w] = DST_HOLD
+                            w_i[w] = i + 1
+                            break
+                        w_i[w] = 0
+                        w_phase[w] = 3
+                        continue
+                    if ph == 3:
+                        # full_fit: vfree(junk_ptr[i]) makes the holes
+                        if tb == T_FULL_FIT and i < junk:
+                            w_i[w] = i + 1
+                            if H[w, 2 * i + 1] >= 0:
                                 kind = OP_FREE
-                                op_key[w] = w_blk[w]
-                                w_blk[w] = 0
+                                op_key[w] = H[w, 2 * i + 1]
+                                H[w, 2 * i + 1] = -1
+                                break
+                            continue
+                        w_i[w] = 0
+                        w_phase[w] = 4
+                        continue
+                    if ph == 4:
+                        # the measured loop
+                        n_iter = loops
+                        if tb == T_ALIGN_SHIFT:
+                            n_iter = 64
+                        elif tb == T_PCPU:
+                            n_iter = PCPU_ALLOCS // PCPU_PER_CHUNK
+                        if w_fail[w] or i >= n_iter:
+                            w_i[w] = 0
+                            w_sub[w] = 0
+                            w_phase[w] = 8
+                            continue
+                        sub = w_sub[w]
+                        if tb == T_LONG_BUSY:
+                            if sub == 0:
+                                kind = OP_ALLOC
+                                op_size[w] = 100
+                                op_dst[w] = DST_P1
+                            elif sub == 1:
+                                kind = OP_ALLOC
+                                op_size[w] = 1
+                                op_dst[w] = DST_P2
+                            elif sub == 2:
+                                kind = OP_FREE
+                                op_key[w] = w_p1[w]
+                                w_p1[w] = -1
+                            else:
+                                kind = OP_FREE
+                                op_key[w] = w_p2[w]
+                                w_p2[w] = -1
+                            if sub == 3:
+                                w_sub[w] = 0
+                                w_i[w] = i + 1
+                                TT[w, tpos, TT_LOOPS] += 1
+                            else:
+                                w_sub[w] = sub + 1
+                            break
+                        if tb == T_PCPU:
+                            # PCPU_PER_CHUNK __alloc_percpu calls, then a new chunk area
+                            if sub == 0:
+                                kind = OP_CPU
+                                op_size[w] = PCPU_PER_CHUNK * c_pcpu
+                                w_sub[w] = 1
+                            else:
+                                kind = OP_ALLOC
+                                op_size[w] = 8 * ncpus
+                                op_dst[w] = DST_HOLD
+                                w_sub[w] = 0
+                                w_i[w] = i + 1
+                                TT[w, tpos, TT_LOOPS] += PCPU_PER_CHUNK
+                            break
+                        if tb == T_KVFREE1 or tb == T_KVFREE2:
+                            if w_ring_n[w] >= hold_cap:
+                                kind = OP_FREE
+                                op_key[w] = H[w, w_ring_h[w]]
+                                w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
+                                w_ring_n[w] -= 1
                                 break
                             kind = OP_ALLOC
-                            op_size[w] = VMAP_BLOCK
-                            op_guard[w] = 0
-                            op_dst[w] = DST_BLOCK
+                            op_size[w] = 1
+                            op_dst[w] = DST_RING
+                            w_i[w] = i + 1
+                            TT[w, tpos, TT_LOOPS] += 1
                             break
-                        w_blk_used[w] += nr_pages
-                        kind = OP_CPU
-                        op_size[w] = nr_pages * (c_map_page + c_unmap_page) + c_lookup
+                        if tb == T_VM_MAP_RAM:
+                            if w_blk[w] < 0 or w_blk_used[w] + nr_pages > VMAP_BLOCK:
+                                if w_blk[w] >= 0:
+                                    kind = OP_FREE
+                                    op_key[w] = w_blk[w]
+                                    w_blk[w] = -1
+                                    break
+                                kind = OP_ALLOC
+                                op_size[w] = VMAP_BLOCK
+                                op_guard[w] = 0
+                                op_dst[w] = DST_BLOCK
+                                break
+                            w_blk_used[w] += nr_pages
+                            kind = OP_CPU
+                            op_size[w] = nr_pages * (c_map_page + c_unmap_page) + c_lookup
+                            w_i[w] = i + 1
+                            TT[w, tpos, TT_LOOPS] += 1
+                            break
+                        # the alloc-then-free loops
+                        if sub == 0:
+                            kind = OP_ALLOC
+                            op_dst[w] = DST_P1
+                            if tb == T_FIX_SIZE:
+                                op_size[w] = nr_pages
+                            elif tb == T_RANDOM_SIZE:
+                                op_size[w] = _rand_below(rng, w, 100) + 1
+                            elif tb == T_FIX_ALIGN:
+                                op_size[w] = 5
+                                op_align[w] = thread_align
+                            elif tb == T_RANDOM_ALIGN:
+                                rnd = _rand_below(rng, w, 256)
+                                sh = rnd % 23 - 12
+                                op_align[w] = (1 << sh) if sh > 0 else 1
+                                op_size[w] = rnd % 10 + 1
+                            elif tb == T_ALIGN_SHIFT:
+                                sh = i - 12
+                                op_align[w] = (1 << sh) if sh > 0 else 1
+                                op_size[w] = 1
+                            else:
+                                op_size[w] = 1   # full_fit
+                            w_sub[w] = 1
+                            break
+                        kind = OP_FREE
+                        op_key[w] = w_p1[w]
+                        w_p1[w] = -1
+                        w_sub[w] = 0
                         w_i[w] = i + 1
                         TT[w, tpos, TT_LOOPS] += 1
                         break
-                    # the alloc-then-free loops
-                    if sub == 0:
-                        kind = OP_ALLOC
-                        op_dst[w] = DST_P1
-                        if tb == T_FIX_SIZE:
-                            op_size[w] = nr_pages
-                        elif tb == T_RANDOM_SIZE:
-                            op_size[w] = _rand_below(rng, w, 100) + 1
-                        elif tb == T_FIX_ALIGN:
-                            op_size[w] = 5
-                            op_align[w] = thread_align
-                        elif tb == T_RANDOM_ALIGN:
-                            rnd = _rand_below(rng, w, 256)
-                            sh = rnd % 23 - 12
-                            op_align[w] = (1 << sh) if sh > 0 else 1
-                            op_size[w] = rnd % 10 + 1
-                        elif tb == T_ALIGN_SHIFT:
-                            sh = i - 12
-                            op_align[w] = (1 << sh) if sh > 0 else 1
-                            op_size[w] = 1
-                        else:
-                            op_size[w] = 1   # full_fit
-                        w_sub[w] = 1
-                        break
-                    kind = OP_FREE
-                    op_key[w] = w_p1[w]
-                    w_p1[w] = 0
-                    w_sub[w] = 0
-                    w_i[w] = i + 1
-                    TT[w, tpos, TT_LOOPS] += 1
-                    break
-                if ph == 8:
-                    # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
-                    if tb == T_PCPU and i == 0:
-                        w_i[w] = 1
-                        kind = OP_CPU
-                        op_size[w] = PCPU_ALLOCS * c_pcpu
-                        break
-                    if w_p1[w] != 0:
-                        kind = OP_FREE
-                        op_key[w] = w_p1[w]
-                        w_p1[w] = 0
-                        break
-                    if w_p2[w] != 0:
-                        kind = OP_FREE
-                        op_key[w] = w_p2[w]
-                        w_p2[w] = 0
-                        break
-                    if w_blk[w] != 0:
-                        kind = OP_FREE
-                        op_key[w] = w_blk[w]
-                        w_blk[w] = 0
-                        break
-                    if w_hn[w] > 0:
-                        w_hn[w] -= 1
-                        k = H[w, w_hn[w]]
-                        if k != 0:
-                            H[w, w_hn[w]] = 0
-                            kind = OP_FREE
-                            op_key[w] = k
+                    if ph == 8:
+                        # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
+                        if tb == T_PCPU and i == 0:
+                            w_i[w] = 1
+                            kind = OP_CPU
+                            op_size[w] = PCPU_ALLOCS * c_pcpu
                             break
+                        if w_p1[w] >= 0:
+                            kind = OP_FREE
+                            op_key[w] = w_p1[w]
+                            w_p1[w] = -1
+                            break
+                        if w_p2[w] >= 0:
+                            kind = OP_FREE
+                            op_key[w] = w_p2[w]
+                            w_p2[w] = -1
+                            break
+                        if w_blk[w] >= 0:
+                            kind = OP_FREE
+                            op_key[w] = w_blk[w]
+                            w_blk[w] = -1
+                            break
+                        if w_hn[w] > 0:
+                            w_hn[w] -= 1
+                            k = H[w, w_hn[w]]
+                            if k >= 0:
+                                H[w, w_hn[w]] = -1
+                                kind = OP_FREE
+                                op_key[w] = k
+                                break
+                            continue
+                        if w_arr1[w] >= 0:
+                            kind = OP_FREE
+                            op_key[w] = w_arr1[w]
+                            w_arr1[w] = -1
+                            break
+                        if w_arr2[w] >= 0:
+                            kind = OP_FREE
+                            op_key[w] = w_arr2[w]
+                            w_arr2[w] = -1
+                            break
+                        # the repetition is over
+                        if w_fail[w]:
+                            TT[w, tpos, TT_FAILED] += 1
+                        else:
+                            TT[w, tpos, TT_PASSED] += 1
+                        w_phase[w] = 0
+                        w_rep[w] += 1
+                        if w_rep[w] >= repeats:
+                            TT[w, tpos, TT_TIME] += t - w_t0[w]
+                            w_rep[w] = 0
+                            w_pos[w] = tpos + 1
                         continue
-                    if w_arr1[w] != 0:
-                        kind = OP_FREE
-                        op_key[w] = w_arr1[w]
-                        w_arr1[w] = 0
-                        break
-                    if w_arr2[w] != 0:
-                        kind = OP_FREE
-                        op_key[w] = w_arr2[w]
-                        w_arr2[w] = 0
-                        break
-                    # the repetition is over
-                    if w_fail[w]:
-                        TT[w, tpos, TT_FAILED] += 1
+                    kind = OP_EXIT
+                # ---- start the call
+                op_kind[w] = kind
+                t_op0[w] = t
+                if kind == OP_EXIT:
+                    if spec:
+                        t_pc[w] = W_EXIT       # exit at its own time, not now
+                        nt = t
                     else:
-                        TT[w, tpos, TT_PASSED] += 1
-                    w_phase[w] = 0
-                    w_rep[w] += 1
-                    if w_rep[w] >= repeats:
-                        TT[w, tpos, TT_TIME] += t - w_t0[w]
-                        w_rep[w] = 0
-                        w_pos[w] = tpos + 1
-                    continue
-                kind = OP_EXIT
-            # ---- start the call
-            op_kind[w] = kind
-            t_op0[w] = t
-            if kind == OP_EXIT:
-                t_pc[w] = W_DONE
+                        t_pc[w] = W_DONE
+                        workers_left -= 1
+                        block = True
+                elif kind == OP_CPU:
+                    nt = t + op_size[w]
+                elif kind == OP_ALLOC:
+                    # kmalloc the vmap_area, then take the lock for the search
+                    t_retry[w] = 0
+                    t_fresh[w] = 1
+                    t_pc[w] = W_ALLOC_LOCK
+                    nt = t + c_kmalloc
+                else:
+                    t_fresh[w] = 1
+                    t_pc[w] = W_FREE_LOCK
+                    nt = t
+
+            elif pc == W_EXIT:
+                t_pc[task] = W_DONE
                 workers_left -= 1
                 block = True
-            elif kind == OP_CPU:
-                nt = t + op_size[w]
-            elif kind == OP_ALLOC:
-                # kmalloc the vmap_area, then take the lock for the search
-                t_retry[w] = 0
-                t_pc[w] = W_ALLOC_LOCK
-                nt = t + c_kmalloc
-            else:
-                t_pc[w] = W_FREE_LOCK
-                nt = t
 
-        # ================================================================ alloc: search (+ insert)
-        elif pc == W_ALLOC_LOCK:
-            w = task
-            lk = L_FREE
-            got, hn, seq = _lock_request(lk, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-            if got:
-                _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
-                S[S_LOCK_ACQ] += 1
-                size = op_size[w] + op_guard[w]
-                align = op_align[w]
-                if allocator == ALLOC_LIST:
-                    if cache_valid == 0 or size < cached_hole or align < cached_align:
-                        cache_valid = 0
-                        cached_hole = 0
-                    cached_align = align
-                    lo = _align_up(cache_end if cache_valid else va_start, align)
-                    length = size
-                else:
-                    lo = va_start
-                    length = size + align - 1 if align > 1 else size
-                node = NIL
-                if lo < va_end:
-                    node = _lowest_fit(T, root, size, align, lo, length, stack, fit_out)
-                if allocator == ALLOC_LIST:
-                    if fit_out[1] > cached_hole:
-                        cached_hole = fit_out[1]
-                    a_end = fit_out[0] if node != NIL else va_end
-                    walked = 0
-                    if a_end > lo:
-                        walked = _busy_below(T, root, a_end) - _busy_below(T, root, lo)
-                    hold = c_alloc_base + walked * c_list_walk
-                else:
-                    hold = c_alloc_base + _ilog2(tn - npool) * c_tree_level
-                hn, seq = _lock_release(lk, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                if node == NIL:
-                    t_pc[w] = W_ALLOC_FAILED
-                    nt = t + hold
-                else:
-                    a = fit_out[0]
-                    k = T[node, F_KEY]
-                    fsize = T[node, F_SIZE]
-                    if tn + 4 >= T.shape[0]:
-                        T = _grow_rows(T, T.shape[0] * 2)
-                        pool = _grow1(pool, T.shape[0])
-                    # split [k, a) free | [a, a + size) busy | [a + size, k + fsize) free
-                    if a > k:
-                        T[node, F_SIZE] = a - k
-                        _fix_path(T, root, k, path)
-                        if npool > 0:
-                            npool -= 1
-                            bx = pool[npool]
-                        else:
-                            bx = tn
-                            tn += 1
-                        T[bx, F_KEY] = a
-                        T[bx, F_SIZE] = size
-                        T[bx, F_STATE] = ST_BUSY
-                        T[bx, F_GUARD] = op_guard[w]
-                        T[bx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-                        root = _insert(T, root, bx, path)
-                    else:
-                        T[node, F_SIZE] = size
-                        T[node, F_STATE] = ST_BUSY
-                        T[node, F_GUARD] = op_guard[w]
-                        _fix_path(T, root, k, path)
-                    if a + size < k + fsize:
-                        if npool > 0:
-                            npool -= 1
-                            rx = pool[npool]
-                        else:
-                            rx = tn
-                            tn += 1
-                        T[rx, F_KEY] = a + size
-                        T[rx, F_SIZE] = k + fsize - a - size
-                        T[rx, F_STATE] = ST_FREE
-                        T[rx, F_GUARD] = 0
-                        T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-                        root = _insert(T, root, rx, path)
-                    busy_n += 1
-                    if op_guard[w]:
-                        live_pages += op_size[w]
-                    if a + size > highwater:
-                        highwater = a + size
+            # ================================================================ alloc: search (+ insert)
+            elif pc == W_ALLOC_LOCK:
+                w = task
+                lk = L_FREE
+                got, hn, seq = _lock_request(lk, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                if got:
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    S[S_LOCK_ACQ] += 1
+                    size = op_size[w] + op_guard[w]
+                    align = op_align[w]
                     if allocator == ALLOC_LIST:
-                        cache_valid = 1
-                        cache_end = a + size
-                    S[S_ALLOCS] += 1
-                    S[S_OPS] += 1
-                    mem = _mem_bytes(base_mem, live_pages, page_size, busy_n + lazy_areas, va_obj, highwater - va_start)
-                    if mem > peak_mem:
-                        peak_mem = mem
-                    if mem > ram:
-                        S[S_OOM] = 1
-                        S[S_OOM_T] = t + hold
-                        stop = True
-                    if check:
-                        e = _check_tree(T, root, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
-                        if e != 0:
-                            err = e
-                            stop = True
-                    dst = op_dst[w]
-                    if dst == DST_P1:
-                        w_p1[w] = a
-                    elif dst == DST_P2:
-                        w_p2[w] = a
-                    elif dst == DST_ARR1:
-                        w_arr1[w] = a
-                    elif dst == DST_ARR2:
-                        w_arr2[w] = a
-                    elif dst == DST_HOLD:
-                        H[w, w_hn[w]] = a
-                        w_hn[w] += 1
-                    elif dst == DST_BLOCK:
-                        w_blk[w] = a
-                        w_blk_used[w] = 0
+                        if cache_valid == 0 or size < cached_hole or align < cached_align:
+                            cache_valid = 0
+                            cached_hole = 0
+                        cached_align = align
+                        lo = _align_up(cache_end if cache_valid else va_start, align)
+                        length = size
                     else:
-                        j = (w_ring_h[w] + w_ring_n[w]) % hold_cap
-                        H[w, j] = a
-                        HD[w, j] = t + c_rcu
-                        w_ring_n[w] += 1
-                    if lock_split:
-                        t_pc[w] = W_INSERT_LOCK
+                        lo = va_start
+                        length = size + align - 1 if align > 1 else size
+                    node = NIL
+                    if lo < va_end:
+                        node = _lowest_fit(T, root, size, align, lo, length, path, fit_out)
+                    if allocator == ALLOC_LIST:
+                        if fit_out[1] > cached_hole:
+                            cached_hole = fit_out[1]
+                        # the busy-list walk from lo to the fit: busy + lazy areas in between,
+                        # estimated as their pages over the mean area size (see module docstring)
+                        a_end = fit_out[0] if node != NIL else va_end
+                        walked = 0
+                        if a_end > lo and busy_n + lazy_areas > 0:
+                            busy_pg = (a_end - lo) - (_free_below(T, root, a_end) - _free_below(T, root, lo))
+                            walked = (busy_pg * (busy_n + lazy_areas) + area_pages // 2) // area_pages
+                        hold = c_alloc_base + walked * c_list_walk
+                    else:
+                        hold = c_alloc_base + _ilog2(tn - npool) * c_tree_level
+                    hn, seq = _lock_release(lk, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    if node == NIL:
+                        t_pc[w] = W_ALLOC_FAILED
                         nt = t + hold
                     else:
-                        post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
-                        _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
-                        t_pc[w] = W_OP
-                        nt = t + hold + post
+                        a = fit_out[0]
+                        k = T[node, F_KEY]
+                        fend = k + T[node, F_SIZE]
+                        # carve [a, a + size) out of the free segment [k, fend): the kernel's
+                        # FL (remove), LE/RE (trim in place) and NE (split) cases
+                        if a == k and a + size == fend:
+                            root = _delete(T, root, node, path)
+                            pool[npool] = node
+                            npool += 1
+                        elif a == k:
+                            T[node, F_KEY] = a + size      # same order: no other key lies inside
+                            T[node, F_SIZE] = fend - a - size
+                            _fix(T, path, fit_out[2])
+                        else:
+                            T[node, F_SIZE] = a - k
+                            _fix(T, path, fit_out[2])
+                            if a + size < fend:
+                                if tn + 2 >= T.shape[0]:
+                                    T = _grow_rows(T, T.shape[0] * 2)
+                                    pool = _grow1(pool, T.shape[0])
+                                if npool > 0:
+                                    npool -= 1
+                                    rx = pool[npool]
+                                else:
+                                    rx = tn
+                                    tn += 1
+                                T[rx, F_KEY] = a + size
+                                T[rx, F_SIZE] = fend - a - size
+                                T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+                                root = _insert(T, root, rx, path)
+                        # the new area
+                        if napool > 0:
+                            napool -= 1
+                            aid = apool[napool]
+                        else:
+                            if an >= A.shape[0]:
+                                A = _grow_rows(A, A.shape[0] * 2)
+                                apool = _grow1(apool, A.shape[0])
+                            aid = an
+                            an += 1
+                        A[aid, A_START] = a
+                        A[aid, A_SIZE] = size
+                        A[aid, A_GUARD] = op_guard[w]
+                        A[aid, A_STATE] = ST_BUSY
+                        area_pages += size
+                        busy_n += 1
+                        if op_guard[w]:
+                            live_pages += op_size[w]
+                        if a + size > highwater:
+                            highwater = a + size
+                        if allocator == ALLOC_LIST:
+                            cache_valid = 1
+                            cache_end = a + size
+                        S[S_ALLOCS] += 1
+                        S[S_OPS] += 1
+                        mem = _mem_bytes(base_mem, live_pages, page_size, busy_n + lazy_areas, va_obj, highwater - va_start)
+                        if mem > peak_mem:
+                            peak_mem = mem
+                        if mem > ram:
+                            S[S_OOM] = 1
+                            S[S_OOM_T] = t + hold
+                            stop = True
+                        if check:
+                            e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                            if e != 0:
+                                err = e
+                                stop = True
+                        dst = op_dst[w]
+                        if dst == DST_P1:
+                            w_p1[w] = aid
+                        elif dst == DST_P2:
+                            w_p2[w] = aid
+                        elif dst == DST_ARR1:
+                            w_arr1[w] = aid
+                        elif dst == DST_ARR2:
+                            w_arr2[w] = aid
+                        elif dst == DST_HOLD:
+                            H[w, w_hn[w]] = aid
+                            w_hn[w] += 1
+                        elif dst == DST_BLOCK:
+                            w_blk[w] = aid
+                            w_blk_used[w] = 0
+                        else:
+                            j = (w_ring_h[w] + w_ring_n[w]) % hold_cap
+                            H[w, j] = aid
+                            HD[w, j] = t + c_rcu
+                            w_ring_n[w] += 1
+                        if lock_split:
+                            t_pc[w] = W_INSERT_LOCK
+                            nt = t + hold
+                        else:
+                            post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
+                            _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
+                            t_pc[w] = W_OP
+                            nt = t + hold + post
 
-        elif pc == W_INSERT_LOCK:
-            # 5.5+: insert into the busy tree under vmap_area_lock
-            w = task
-            got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-            if got:
-                _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
-                S[S_LOCK_ACQ] += 1
-                hold = c_tree_level * _ilog2(busy_n + 1) + c_alloc_base // 2
-                hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
-                _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
-                t_pc[w] = W_OP
-                nt = t + hold + post
+            elif pc == W_INSERT_LOCK:
+                # 5.5+: insert into the busy tree under vmap_area_lock
+                w = task
+                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                if got:
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    S[S_LOCK_ACQ] += 1
+                    hold = c_tree_level * _ilog2(busy_n + 1) + c_alloc_base // 2
+                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
+                    _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
+                    t_pc[w] = W_OP
+                    nt = t + hold + post
 
-        elif pc == W_ALLOC_FAILED:
-            w = task
-            if t_retry[w] == 0:
-                # purge_vmap_area_lazy(): mutex_lock, purge, then retry the search once
-                t_retry[w] = 1
-                t_trig[w] = TRIGGER_ALLOC_FAIL
-                t_ret[w] = W_ALLOC_LOCK
+            elif pc == W_ALLOC_FAILED:
+                w = task
+                if t_retry[w] == 0:
+                    # purge_vmap_area_lazy(): mutex_lock, purge, then retry the search once
+                    t_retry[w] = 1
+                    t_trig[w] = TRIGGER_ALLOC_FAIL
+                    t_ret[w] = W_ALLOC_LOCK
+                    if m_holder == -1:
+                        m_holder = w
+                        t_pc[w] = PU_START
+                        nt = t
+                    else:
+                        mq[(mq_h + mq_n) % mq.shape[0]] = w
+                        mq_n += 1
+                        t_pc[w] = PU_START
+                        block = True
+                else:
+                    # the retry failed too: the test sees NULL
+                    S[S_ALLOC_FAIL] += 1
+                    w_fail[w] = 1
+                    w_sub[w] = 0
+                    if w_phase[w] < 4:
+                        w_phase[w] = 8
+                        w_i[w] = 0
+                    t_pc[w] = W_OP
+                    nt = t
+
+            # ================================================================ vfree
+            elif pc == W_FREE_LOCK:
+                w = task
+                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                if got:
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    S[S_LOCK_ACQ] += 1
+                    # find_vmap_area (an rb-tree lookup; 5.11+ also unlinks from the busy tree):
+                    # costed by depth; the worker already knows its area id
+                    x = op_key[w]
+                    hold = c_lookup + _ilog2(busy_n + lazy_areas + 1) * c_tree_level
+                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    npg = 0
+                    if x >= 0 and A[x, A_STATE] == ST_BUSY:
+                        size = A[x, A_SIZE]
+                        guard = A[x, A_GUARD]
+                        if guard:
+                            npg = size - guard
+                            live_pages -= npg
+                        A[x, A_STATE] = ST_LAZY
+                        busy_n -= 1
+                        lazy_areas += 1
+                        lazy_nr += size
+                        if lazy_nr > peak_lazy:
+                            peak_lazy = lazy_nr
+                        if nlz >= lz.shape[0]:
+                            lz = _grow1(lz, lz.shape[0] * 2)
+                        lz[nlz] = x
+                        nlz += 1
+                        S[S_FREES] += 1
+                        S[S_OPS] += 1
+                        if check:
+                            e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                            if e != 0:
+                                err = e
+                                stop = True
+                    post = npg * c_unmap_page + c_lazy_add
+                    _hist_add(hist, hmax, H_FREE, t + hold + post - t_op0[w])
+                    t_pc[w] = W_OP
+                    nt = t + hold + post
+                    if lazy_nr > lazy_max:
+                        if mode == MODE_SYNC:
+                            # try_purge_vmap_area_lazy(): mutex_trylock, purge in this task
+                            if m_holder == -1:
+                                m_holder = w
+                                t_trig[w] = TRIGGER_FREE
+                                t_ret[w] = W_OP
+                                t_pc[w] = PU_START
+                        elif kw_pending == 0:
+                            # schedule_work(&drain_vmap_work) on this CPU
+                            kw_pending = 1
+                            if kw_active == 0:
+                                kw_active = 1
+                                t_cpu[KW] = cpu
+                                t_pc[KW] = K_START
+                                hn, seq = _wake(KW, cpu, t, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
+
+            # ================================================================ drain_vmap_area_work
+            elif pc == K_START:
+                kw_pending = 0
+                t_trig[KW] = TRIGGER_DRAIN
+                t_ret[KW] = K_AFTER
+                t_pc[KW] = PU_START
                 if m_holder == -1:
-                    m_holder = w
-                    t_pc[w] = PU_START
+                    m_holder = KW
                     nt = t
                 else:
-                    mq[(mq_h + mq_n) % mq.shape[0]] = w
+                    mq[(mq_h + mq_n) % mq.shape[0]] = KW
                     mq_n += 1
-                    t_pc[w] = PU_START
                     block = True
-            else:
-                # the retry failed too: the test sees NULL
-                S[S_ALLOC_FAIL] += 1
-                w_fail[w] = 1
-                w_sub[w] = 0
-                if w_phase[w] < 4:
-                    w_phase[w] = 8
-                    w_i[w] = 0
-                t_pc[w] = W_OP
-                nt = t
+            elif pc == K_AFTER:
+                if lazy_nr > lazy_max or kw_pending:
+                    t_pc[KW] = K_START
+                    nt = t
+                else:
+                    t_pc[KW] = K_IDLE
+                    kw_active = 0
+                    block = True
 
-        # ================================================================ vfree
-        elif pc == W_FREE_LOCK:
-            w = task
-            got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-            if got:
-                _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
-                S[S_LOCK_ACQ] += 1
-                # find_vmap_area (and, 5.11+, unlink from the busy tree)
-                key = op_key[w]
-                x = _find(T, root, key)
-                hold = c_lookup + _ilog2(busy_n + lazy_areas + 1) * c_tree_level
-                hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                npg = 0
-                if x != NIL and T[x, F_STATE] == ST_BUSY:
-                    size = T[x, F_SIZE]
-                    guard = T[x, F_GUARD]
-                    if guard:
-                        npg = size - guard
-                        live_pages -= npg
-                    T[x, F_STATE] = ST_LAZY      # busy -> lazy changes no augment
-                    T[x, F_GEN] = gen
-                    busy_n -= 1
-                    lazy_areas += 1
-                    lazy_nr += size
-                    if lazy_nr > peak_lazy:
-                        peak_lazy = lazy_nr
-                    if nlz >= lz.shape[0]:
-                        lz = _grow1(lz, lz.shape[0] * 2)
-                    lz[nlz] = key
-                    nlz += 1
+            # ================================================================ __purge_vmap_area_lazy
+            elif pc == PU_START:
+                # the mutex is ours; steal the list
+                pu_task = task
+                pu_start = t
+                pu_lazy0 = lazy_nr
+                pu_yields = 0
+                pu_maxhold = 0
+                pu_pages = 0
+                pu_free0 = -1
+                pu_decide = 0
+                pu_walk = 0
+                lz, steal = steal, lz
+                nsteal = nlz
+                nlz = 0
+                pu_entries = nsteal
+                pu_i = 0
+                if nsteal == 0:
+                    finish_purge = True
+                    tt = t + c_steal
+                else:
                     if flush_mode == FLUSH_AT_INSERT:
-                        # merge_or_add_vmap_area into the purge tree: neighbours of this batch merge
-                        adj = 0
-                        pv = _find_pred(T, root, key)
-                        if pv != NIL and T[pv, F_STATE] == ST_LAZY and T[pv, F_GEN] == gen:
-                            adj += 1
-                        nx = _find(T, root, key + size)
-                        if nx != NIL and T[nx, F_STATE] == ST_LAZY and T[nx, F_GEN] == gen:
-                            adj += 1
-                        lz_entries += 1 - adj
+                        # 5.11+: the purge list is the address-ordered purge tree, in which
+                        # adjacent lazy areas were merged at insert: sort, and count the runs
+                        order = np.argsort(A[steal[:nsteal], A_START])
+                        steal[:nsteal] = steal[:nsteal][order]
+                        pu_entries = 1
+                        for q in range(1, nsteal):
+                            if A[steal[q], A_START] != A[steal[q - 1], A_START] + A[steal[q - 1], A_SIZE]:
+                                pu_entries += 1
                     else:
-                        lz_entries += 1
-                    S[S_FREES] += 1
-                    S[S_OPS] += 1
-                    if check:
-                        e = _check_tree(T, root, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
-                        if e != 0:
-                            err = e
-                            stop = True
-                post = npg * c_unmap_page + c_lazy_add
-                _hist_add(hist, hmax, H_FREE, t + hold + post - t_op0[w])
-                t_pc[w] = W_OP
-                nt = t + hold + post
-                if lazy_nr > lazy_max:
-                    if mode == MODE_SYNC:
-                        # try_purge_vmap_area_lazy(): mutex_trylock, purge in this task
-                        if m_holder == -1:
-                            m_holder = w
-                            t_trig[w] = TRIGGER_FREE
-                            t_ret[w] = W_OP
-                            t_pc[w] = PU_START
-                    elif kw_pending == 0:
-                        # schedule_work(&drain_vmap_work) on this CPU
-                        kw_pending = 1
-                        if kw_active == 0:
-                            kw_active = 1
-                            t_cpu[KW] = cpu
-                            t_pc[KW] = K_START
-                            hn, seq = _wake(KW, cpu, t, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
-
-        # ================================================================ drain_vmap_area_work
-        elif pc == K_START:
-            kw_pending = 0
-            t_trig[KW] = TRIGGER_DRAIN
-            t_ret[KW] = K_AFTER
-            t_pc[KW] = PU_START
-            if m_holder == -1:
-                m_holder = KW
-                nt = t
-            else:
-                mq[(mq_h + mq_n) % mq.shape[0]] = KW
-                mq_n += 1
-                block = True
-        elif pc == K_AFTER:
-            if lazy_nr > lazy_max or kw_pending:
-                t_pc[KW] = K_START
-                nt = t
-            else:
-                t_pc[KW] = K_IDLE
-                kw_active = 0
-                block = True
-
-        # ================================================================ __purge_vmap_area_lazy
-        elif pc == PU_START:
-            # the mutex is ours; steal the list
-            pu_task = task
-            pu_start = t
-            pu_lazy0 = lazy_nr
-            pu_yields = 0
-            pu_maxhold = 0
-            pu_pages = 0
-            pu_free0 = -1
-            pu_decide = 0
-            pu_walk = 0
-            lz, steal = steal, lz
-            nsteal = nlz
-            nlz = 0
-            pu_entries = lz_entries
-            lz_entries = 0
-            gen += 1
-            pu_i = 0
-            if nsteal == 0:
-                finish_purge = True
-                tt = t + c_steal
-            else:
-                if flush_mode == FLUSH_AT_INSERT:
-                    # the purge list is address-ordered: merged runs are consecutive
-                    steal[:nsteal].sort()
-                else:
-                    pu_walk = nsteal * c_flush_walk
-                t_pc[task] = PU_FLUSH
-                nt = t + c_steal + pu_walk
-        elif pc == PU_FLUSH:
-            t_pc[task] = PU_RELOCK
-            nt = t + c_tlb
-        elif pc == PU_RELOCK:
-            # take the lock for the free loop (first time, or again after cond_resched_lock)
-            got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-            if got:
-                _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[task])
-                S[S_LOCK_ACQ] += 1
-                l_grant[L_FREE] = t
-                if pu_free0 < 0:
-                    pu_free0 = t
-                t_pc[task] = PU_LOOP
-                nt = t
-        elif pc == PU_LOOP:
-            lk = L_FREE
-            yielded = False
-            while True:
-                if pu_decide:
-                    # cond_resched_lock() after the previous entry, decided at its end time
-                    pu_decide = 0
-                    contended = lq_n[lk] > 0
-                    resched = rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or tt - c_slice0[cpu] >= c_slice)
-                    may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)
-                    if may_yield and ((contended and preempt == PREEMPT_FULL) or resched):
-                        pu_yields += 1
-                        hold = tt - l_grant[lk]
-                        if hold > pu_maxhold:
-                            pu_maxhold = hold
-                        _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                        hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                        yielded = True
-                        break
-                if pu_i >= nsteal:
-                    break
-                # one purge-list entry: an area (llist, LIFO) or a merged run (at insert)
-                if flush_mode == FLUSH_AT_INSERT:
-                    first = pu_i
-                    j = pu_i
-                    while True:
-                        kk = steal[j]
-                        sz = T[_find(T, root, kk), F_SIZE]
-                        j += 1
-                        if j >= nsteal or steal[j] != kk + sz:
+                        pu_walk = nsteal * c_flush_walk
+                    t_pc[task] = PU_FLUSH
+                    nt = t + c_steal + pu_walk
+            elif pc == PU_FLUSH:
+                t_pc[task] = PU_RELOCK
+                nt = t + c_tlb
+            elif pc == PU_RELOCK:
+                # take the lock for the free loop (first time, or again after cond_resched_lock)
+                got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                if got:
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[task])
+                    S[S_LOCK_ACQ] += 1
+                    l_grant[L_FREE] = t
+                    if pu_free0 < 0:
+                        pu_free0 = t
+                    t_pc[task] = PU_LOOP
+                    nt = t
+            elif pc == PU_LOOP:
+                lk = L_FREE
+                yielded = False
+                while True:
+                    if pu_decide:
+                        # cond_resched_lock() after the previous entry, decided at its end time
+                        pu_decide = 0
+                        contended = lq_n[lk] > 0
+                        resched = rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or tt - c_slice0[cpu] >= c_slice)
+                        may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)
+                        if may_yield and ((contended and preempt == PREEMPT_FULL) or resched):
+                            pu_yields += 1
+                            hold = tt - l_grant[lk]
+                            if hold > pu_maxhold:
+                                pu_maxhold = hold
+                            _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                            hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                            yielded = True
                             break
-                    n_in = j - pu_i
-                    pu_i = j
-                else:
-                    first = nsteal - 1 - pu_i
-                    n_in = 1
-                    pu_i += 1
-                run_pages = 0
-                for q in range(n_in):
-                    kk = steal[first + q]
-                    x = _find(T, root, kk)
-                    sz = T[x, F_SIZE]
-                    run_pages += sz
-                    T[x, F_STATE] = ST_FREE
-                    T[x, F_GUARD] = 0
-                    lazy_areas -= 1
-                    nx = _find(T, root, kk + sz)
-                    if nx != NIL and T[nx, F_STATE] == ST_FREE:
-                        T[x, F_SIZE] = sz + T[nx, F_SIZE]
-                        root = _delete(T, root, nx, path)
-                        pool[npool] = nx
-                        npool += 1
-                    pv = _find_pred(T, root, kk)
-                    if pv != NIL and T[pv, F_STATE] == ST_FREE:
-                        T[pv, F_SIZE] += T[x, F_SIZE]
-                        root = _delete(T, root, x, path)
-                        pool[npool] = x
+                    if pu_i >= nsteal:
+                        break
+                    # one purge-list entry: an area (llist, newest first) or a merged run (at insert)
+                    if flush_mode == FLUSH_AT_INSERT:
+                        first = pu_i
+                        j = pu_i + 1
+                        while j < nsteal and A[steal[j], A_START] == A[steal[j - 1], A_START] + A[steal[j - 1], A_SIZE]:
+                            j += 1
+                        n_in = j - pu_i
+                        pu_i = j
+                    else:
+                        first = nsteal - 1 - pu_i
+                        n_in = 1
+                        pu_i += 1
+                    rs = A[steal[first], A_START]
+                    run_pages = 0
+                    for q in range(n_in):
+                        x = steal[first + q]
+                        run_pages += A[x, A_SIZE]
+                        A[x, A_STATE] = ST_FREE
+                        apool[napool] = x
+                        napool += 1
+                    lazy_areas -= n_in
+                    area_pages -= run_pages
+                    # return [rs, rs + run_pages) to the free tree, merging with its neighbours
+                    pv, sx = _neighbours(T, root, rs)
+                    mp = pv != NIL and T[pv, F_KEY] + T[pv, F_SIZE] == rs
+                    ms = sx != NIL and T[sx, F_KEY] == rs + run_pages
+                    if mp and ms:
+                        T[pv, F_SIZE] += run_pages + T[sx, F_SIZE]
+                        root = _delete(T, root, sx, path)
+                        pool[npool] = sx
                         npool += 1
                         fk = T[pv, F_KEY]
+                    elif mp:
+                        T[pv, F_SIZE] += run_pages
+                        fk = T[pv, F_KEY]
+                    elif ms:
+                        T[sx, F_KEY] = rs           # same order: no other key lies in between
+                        T[sx, F_SIZE] += run_pages
+                        fk = rs
                     else:
-                        fk = kk
-                    _fix_path(T, root, fk, path)
-                    if allocator == ALLOC_LIST and cache_valid and kk < cache_end:
+                        if tn + 2 >= T.shape[0]:
+                            T = _grow_rows(T, T.shape[0] * 2)
+                            pool = _grow1(pool, T.shape[0])
+                        if npool > 0:
+                            npool -= 1
+                            nx = pool[npool]
+                        else:
+                            nx = tn
+                            tn += 1
+                        T[nx, F_KEY] = rs
+                        T[nx, F_SIZE] = run_pages
+                        T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+                        root = _insert(T, root, nx, path)
+                        fk = rs
+                    if mp or ms:
+                        _fix_key(T, root, fk, path)
+                    if allocator == ALLOC_LIST and cache_valid and rs < cache_end:
                         # free_vmap_cache = rb_prev(va): the busy area that ends where the hole starts
                         cache_end = fk
                         if fk <= va_start:
                             cache_valid = 0
-                lazy_nr -= run_pages
-                pu_pages += run_pages
-                tt += c_free_area
-                if allocator == ALLOC_TREE:
-                    tt += c_tree_level * _ilog2(tn - npool)
-                if check:
-                    e = _check_tree(T, root, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
-                    if e != 0:
-                        err = e
-                        stop = True
+                    lazy_nr -= run_pages
+                    pu_pages += run_pages
+                    tt += c_free_area
+                    if allocator == ALLOC_TREE:
+                        tt += c_tree_level * _ilog2(tn - npool)
+                    if check:
+                        e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                        if e != 0:
+                            err = e
+                            stop = True
+                            break
+                    if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)):
+                        # a yield is possible: everything due before tt happens first, then we decide
+                        pu_decide = 1
+                        if hn > 0 and ht[0] <= tt:
+                            break
+                    elif next_sample <= tt:
+                        # no yield possible, so nobody else can change what this loop does: it runs
+                        # ahead of other tasks' events (they wait for this lock or touch only state the
+                        # loop does not read; concurrent frees only raise vmap_lazy_nr, which keeps the
+                        # no-yield condition true). It stops at each sample so the time series is exact.
                         break
-                if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)):
-                    # a yield is possible: everything due before tt happens first, then we decide
-                    pu_decide = 1
-                    if hn > 0 and ht[0] <= tt:
-                        break
-                elif next_sample <= tt:
-                    # no yield possible, so nobody else can change what this loop does: it runs
-                    # ahead of other tasks' events (they wait for this lock or touch only state the
-                    # loop does not read; concurrent frees only raise vmap_lazy_nr, which keeps the
-                    # no-yield condition true). It stops at each sample so the time series is exact.
-                    break
-            if yielded:
-                # ... schedule() if due (a preemption point), then queue for the lock again
-                t_pc[task] = PU_RELOCK
-                nt = tt
-            elif pu_i >= nsteal and pu_decide == 0 and not stop:
-                hold = tt - l_grant[lk]
-                if hold > pu_maxhold:
-                    pu_maxhold = hold
-                _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                finish_purge = True
-            else:
-                nt = tt
+                if yielded:
+                    # ... schedule() if due (a preemption point), then queue for the lock again
+                    t_pc[task] = PU_RELOCK
+                    nt = tt
+                elif pu_i >= nsteal and pu_decide == 0 and not stop:
+                    hold = tt - l_grant[lk]
+                    if hold > pu_maxhold:
+                        pu_maxhold = hold
+                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    finish_purge = True
+                else:
+                    nt = tt
 
-        if finish_purge:
-            # record the purge, mutex_unlock (hand it to a sleeper), return to the caller
-            if npr >= PR.shape[1]:
-                PR = _grow2(PR, PR.shape[1] * 2)
-            PR[PR_START, npr] = pu_start
-            PR[PR_END, npr] = tt
-            PR[PR_WALK, npr] = pu_walk
-            PR[PR_FLUSH, npr] = c_tlb if nsteal > 0 else 0
-            PR[PR_FREE, npr] = tt - pu_free0 if pu_free0 >= 0 else 0
-            PR[PR_AREAS, npr] = nsteal
-            PR[PR_ENTRIES, npr] = pu_entries
-            PR[PR_PAGES, npr] = pu_pages
-            PR[PR_YIELDS, npr] = pu_yields
-            PR[PR_MAX_HOLD, npr] = pu_maxhold
-            PR[PR_CPU, npr] = cpu
-            PR[PR_TRIGGER, npr] = t_trig[task]
-            PR[PR_LAZY_START, npr] = pu_lazy0
-            npr += 1
-            if nsteal > 0:
-                _hist_add(hist, hmax, H_PURGE, tt - pu_start)
-            nsteal = 0
-            pu_i = 0
-            pu_task = -1
-            m_holder = -1
-            if mq_n > 0:
-                nxt = mq[mq_h]
-                mq_h = (mq_h + 1) % mq.shape[0]
-                mq_n -= 1
-                m_holder = nxt
-                hn, seq = _wake(nxt, t_cpu[nxt], tt, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
-            t_pc[task] = t_ret[task]
-            nt = tt
+            if finish_purge:
+                # record the purge, mutex_unlock (hand it to a sleeper), return to the caller
+                if npr >= PR.shape[1]:
+                    PR = _grow2(PR, PR.shape[1] * 2)
+                PR[PR_START, npr] = pu_start
+                PR[PR_END, npr] = tt
+                PR[PR_WALK, npr] = pu_walk
+                PR[PR_FLUSH, npr] = c_tlb if nsteal > 0 else 0
+                PR[PR_FREE, npr] = tt - pu_free0 if pu_free0 >= 0 else 0
+                PR[PR_AREAS, npr] = nsteal
+                PR[PR_ENTRIES, npr] = pu_entries
+                PR[PR_PAGES, npr] = pu_pages
+                PR[PR_YIELDS, npr] = pu_yields
+                PR[PR_MAX_HOLD, npr] = pu_maxhold
+                PR[PR_CPU, npr] = cpu
+                PR[PR_TRIGGER, npr] = t_trig[task]
+                PR[PR_LAZY_START, npr] = pu_lazy0
+                npr += 1
+                if nsteal > 0:
+                    _hist_add(hist, hmax, H_PURGE, tt - pu_start)
+                nsteal = 0
+                pu_i = 0
+                pu_task = -1
+                m_holder = -1
+                if mq_n > 0:
+                    nxt = mq[mq_h]
+                    mq_h = (mq_h + 1) % mq.shape[0]
+                    mq_n -= 1
+                    m_holder = nxt
+                    hn, seq = _wake(nxt, t_cpu[nxt], tt, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
+                t_pc[task] = t_ret[task]
+                nt = tt
+            if _pass == 0 and task < nw and t_pc[task] == W_OP and nt >= 0 and not block and not stop:
+                spec = True
+                t = nt
+                pc = W_OP
+            else:
+                break
+        if spec:
+            t = t_saved
 
         if nt >= 0:
             if not block and nt <= duration and (hn == 0 or nt < ht[0]):
