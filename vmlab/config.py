@@ -21,6 +21,7 @@ from .workloads import (
     TEST_CASES,
     TEST_IDS,
     V51_TESTS_MASK,
+    V61_TESTS_MASK,
     WorkloadParams,
     canonical_test,
     hold_capacity,
@@ -35,7 +36,10 @@ FLUSH_RANGES = ("walk", "at-insert")
 PREEMPTS = ("full", "voluntary")
 
 #: Each kernel's purge logic (facts doc sections 1-2). ``test_set`` is the era's test_vmalloc:
-#: before 5.2 the module had the eight v5.1 cases and fix_size used 3 pages.
+#: "v5.1" has the eight original cases with fix_size of 3 pages (until nr_pages arrived, 5.13);
+#: "v6.1" adds the two kvfree_rcu cases and fix_size uses nr_pages (default 1), as in the shipped
+#: 6.1 recordings; "current" adds vm_map_ram_test. 5.11 is given the 6.1 set, the nearest one
+#: recorded (its fix_size still used 3 pages: pass nr_pages=3 to match it exactly).
 KERNELS: dict[str, dict[str, Any]] = {
     "4.9": dict(policy="no-resched", allocator="list", flush_range="walk", purge_mode="sync",
                 lock_split=False, test_set="v5.1"),
@@ -44,13 +48,13 @@ KERNELS: dict[str, dict[str, Any]] = {
     "5.1": dict(policy="threshold", threshold_factor=2.0, allocator="list", flush_range="walk",
                 purge_mode="sync", lock_split=False, test_set="v5.1"),
     "5.2": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                flush_range="walk", purge_mode="sync", lock_split=False, test_set="current"),
+                flush_range="walk", purge_mode="sync", lock_split=False, test_set="v5.1"),
     "5.11": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                 flush_range="at-insert", purge_mode="sync", lock_split=True, test_set="current"),
+                 flush_range="at-insert", purge_mode="sync", lock_split=True, test_set="v6.1"),
     "6.1": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                flush_range="at-insert", purge_mode="deferred", lock_split=True, test_set="current"),
+                flush_range="at-insert", purge_mode="deferred", lock_split=True, test_set="v6.1"),
 }
-TEST_SETS = ("current", "v5.1")
+TEST_SETS = ("current", "v6.1", "v5.1")
 
 
 def kernel_formula_lazy_max_pages(ncpus: int, page_size: int = 4096) -> int:
@@ -119,7 +123,7 @@ class SimConfig:
     test_repeat_count: int | None = None
     sequential_test_order: bool | None = None
     nr_pages: int | None = None           #: fix_size / vm_map_ram pages (None: era default)
-    test_set: str = "current"             #: "v5.1" (8 cases, fix_size of 3 pages) or "current"
+    test_set: str = "current"             #: "v5.1" (8 cases, fix_size 3 pages), "v6.1" (10), "current" (11)
     duration_s: float = 2.0               #: simulated seconds
     seed: int = 1
     ram_bytes: int | None = None          #: OOM limit in bytes (None: the platform's RAM)
@@ -227,6 +231,8 @@ class SimConfig:
         if self.test_set == "v5.1":
             p["run_test_mask"] = V51_TESTS_MASK
             p["nr_pages"] = 3
+        elif self.test_set == "v6.1":
+            p["run_test_mask"] = V61_TESTS_MASK
         if names[0] in MODES:
             p.update(MODES[names[0]])
         else:

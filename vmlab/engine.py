@@ -226,6 +226,7 @@ PU_START = 20       # purge phases, run by the task holding vmap_purge_lock
 PU_FLUSH = 21
 PU_RELOCK = 22      # (re)take the lock for the free loop
 PU_LOOP = 23
+PU_DONE = 24        # the free loop ended (ahead of time): record it, release the mutex
 
 # worker ops
 OP_NONE = 0
@@ -233,6 +234,51 @@ OP_ALLOC = 1
 OP_FREE = 2
 OP_CPU = 3
 OP_EXIT = 4
+
+# run-wide scalars shared with the address-space helpers (the G array)
+G_ROOT = 0
+G_NPOOL = 1
+G_TN = 2
+G_NAPOOL = 3
+G_AN = 4
+G_LAZY_NR = 5
+G_LAZY_AREAS = 6
+G_AREA_PAGES = 7
+G_BUSY_N = 8
+G_LIVE_PAGES = 9
+G_HIGHWATER = 10
+G_PEAK_LAZY = 11
+G_PEAK_MEM = 12
+G_CACHE_VALID = 13
+G_CACHE_END = 14
+G_CACHED_HOLE = 15
+G_CACHED_ALIGN = 16
+N_G = 17
+
+# worker state columns (the W array)
+WS_POS = 0
+WS_REP = 1
+WS_PHASE = 2
+WS_I = 3
+WS_SUB = 4
+WS_FAIL = 5
+WS_T0 = 6
+WS_P1 = 7
+WS_P2 = 8
+WS_ARR1 = 9
+WS_ARR2 = 10
+WS_BLK = 11
+WS_BLK_USED = 12
+WS_RING_H = 13
+WS_RING_N = 14
+WS_HN = 15
+WS_OP_KIND = 16
+WS_OP_SIZE = 17
+WS_OP_GUARD = 18
+WS_OP_ALIGN = 19
+WS_OP_DST = 20
+WS_OP_KEY = 21
+N_WS = 22
 
 # test bit indices (workloads.TEST_CASES order)
 T_FIX_SIZE = 0
@@ -284,7 +330,7 @@ def _align_up(x, a):
     return ((x + a - 1) // a) * a
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _hist_add(hist, hmax, kind, v):
     """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
     if v < 1:
@@ -686,6 +732,412 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
     return ERR_NONE
 
 
+# ============================================================================ address-space operations
+@njit(cache=True, error_model="numpy")
+def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
+    """alloc_vmap_area's search under the lock. Returns (node or NIL, busy areas walked).
+
+    List era (<= 5.1): the free_vmap_cache hint decides the start (reset when the request is
+    smaller than cached_hole_size or less aligned than cached_align), the fit is the lowest hole
+    at or above it, and the walk count is the busy + lazy areas between start and fit, estimated
+    as their pages over the mean area size (exact when the areas are of one size). Tree era
+    (5.2+): lowest fit from VMALLOC_START, pruned with size + align - 1 as the kernel does.
+    """
+    if allocator == ALLOC_LIST:
+        if G[G_CACHE_VALID] == 0 or size < G[G_CACHED_HOLE] or align < G[G_CACHED_ALIGN]:
+            G[G_CACHE_VALID] = 0
+            G[G_CACHED_HOLE] = 0
+        G[G_CACHED_ALIGN] = align
+        lo = _align_up(G[G_CACHE_END] if G[G_CACHE_VALID] else va_start, align)
+        length = size
+    else:
+        lo = va_start
+        length = size + align - 1 if align > 1 else size
+    node = NIL
+    if lo < va_end:
+        node = _lowest_fit(T, G[G_ROOT], size, align, lo, length, path, out)
+    walked = 0
+    if allocator == ALLOC_LIST:
+        if out[1] > G[G_CACHED_HOLE]:
+            G[G_CACHED_HOLE] = out[1]
+        a_end = out[0] if node != NIL else va_end
+        nareas = G[G_BUSY_N] + G[G_LAZY_AREAS]
+        if a_end > lo and nareas > 0:
+            root = G[G_ROOT]
+            busy_pg = (a_end - lo) - (_free_below(T, root, a_end) - _free_below(T, root, lo))
+            walked = (busy_pg * nareas + G[G_AREA_PAGES] // 2) // G[G_AREA_PAGES]
+    return node, walked
+
+
+@njit(cache=True, error_model="numpy")
+def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
+    """Take [out[0], out[0] + size) from free segment `node` (found by _va_search, path in out[2]).
+
+    The kernel's FL (remove the segment), LE/RE (trim it in place) and NE (split it) cases.
+    Returns the new busy area's id. The caller has made room for one tree node and one area.
+    """
+    a = out[0]
+    k = T[node, F_KEY]
+    fend = k + T[node, F_SIZE]
+    if a == k and a + size == fend:
+        G[G_ROOT] = _delete(T, G[G_ROOT], node, path)
+        pool[G[G_NPOOL]] = node
+        G[G_NPOOL] += 1
+    elif a == k:
+        T[node, F_KEY] = a + size      # same order: no other key lies inside the segment
+        T[node, F_SIZE] = fend - a - size
+        _fix(T, path, out[2])
+    else:
+        T[node, F_SIZE] = a - k
+        _fix(T, path, out[2])
+        if a + size < fend:
+            if G[G_NPOOL] > 0:
+                G[G_NPOOL] -= 1
+                rx = pool[G[G_NPOOL]]
+            else:
+                rx = G[G_TN]
+                G[G_TN] += 1
+            T[rx, F_KEY] = a + size
+            T[rx, F_SIZE] = fend - a - size
+            T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+            G[G_ROOT] = _insert(T, G[G_ROOT], rx, path)
+    if G[G_NAPOOL] > 0:
+        G[G_NAPOOL] -= 1
+        aid = apool[G[G_NAPOOL]]
+    else:
+        aid = G[G_AN]
+        G[G_AN] += 1
+    A[aid, A_START] = a
+    A[aid, A_SIZE] = size
+    A[aid, A_GUARD] = guard
+    A[aid, A_STATE] = ST_BUSY
+    G[G_AREA_PAGES] += size
+    G[G_BUSY_N] += 1
+    return aid
+
+
+@njit(cache=True, error_model="numpy")
+def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
+    """Return [rs, rs + npages) to the free tree, merging with free neighbours (purge free loop).
+
+    List era: __free_vmap_area moves free_vmap_cache back to rb_prev(va) when the freed area lies
+    below it, i.e. to the end of the busy area where the merged hole starts.
+    The caller has made room for one tree node.
+    """
+    pv, sx = _neighbours(T, G[G_ROOT], rs)
+    mp = pv != NIL and T[pv, F_KEY] + T[pv, F_SIZE] == rs
+    ms = sx != NIL and T[sx, F_KEY] == rs + npages
+    if mp and ms:
+        T[pv, F_SIZE] += npages + T[sx, F_SIZE]
+        G[G_ROOT] = _delete(T, G[G_ROOT], sx, path)
+        pool[G[G_NPOOL]] = sx
+        G[G_NPOOL] += 1
+        fk = T[pv, F_KEY]
+    elif mp:
+        T[pv, F_SIZE] += npages
+        fk = T[pv, F_KEY]
+    elif ms:
+        T[sx, F_KEY] = rs           # same order: no other key lies in between
+        T[sx, F_SIZE] += npages
+        fk = rs
+    else:
+        if G[G_NPOOL] > 0:
+            G[G_NPOOL] -= 1
+            nx = pool[G[G_NPOOL]]
+        else:
+            nx = G[G_TN]
+            G[G_TN] += 1
+        T[nx, F_KEY] = rs
+        T[nx, F_SIZE] = npages
+        T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+        G[G_ROOT] = _insert(T, G[G_ROOT], nx, path)
+        fk = rs
+    if mp or ms:
+        _fix_key(T, G[G_ROOT], fk, path)
+    if allocator == ALLOC_LIST and G[G_CACHE_VALID] and rs < G[G_CACHE_END]:
+        G[G_CACHE_END] = fk
+        if fk <= va_start:
+            G[G_CACHE_VALID] = 0
+
+
+# ============================================================================ the test programs
+@njit(cache=True, error_model="numpy")
+def _next_call(w, t, P, orders, W, H, HD, TT, rng):
+    """Advance worker w's test_vmalloc program to its next vmalloc/vfree call at time t (ns).
+
+    Mirrors lib/test_vmalloc.c: each test in the worker's order runs test_repeat_count times;
+    set-up allocations (pointer arrays, long_busy's 15 000 one-page areas, full_fit's junk),
+    the measured loop, and a tear-down that frees what the test holds (also after a failed
+    allocation, as the tests' ``goto leave`` does). Writes the call into W[w, WS_OP_*] and returns
+    its kind: OP_ALLOC (size, guard, align, destination), OP_FREE (area id), OP_CPU (ns of work
+    that touches no vmap area: percpu allocations, vm_map_ram inside a block) or OP_EXIT.
+    Only worker w's own state changes, so the caller may run it ahead of other tasks' events.
+    """
+    ntests = orders.shape[1]
+    ncpus = P[P_NCPUS]
+    loops = P[P_LOOPS]
+    repeats = P[P_REPEATS]
+    nr_pages = P[P_NR_PAGES] if P[P_NR_PAGES] > 0 else 1
+    junk = P[P_JUNK]
+    thread_align = P[P_THREAD_ALIGN]
+    hold_cap = P[P_HOLD_CAP]
+    page_size = P[P_PAGE_SIZE]
+    c_map_page = P[P_MAP_PAGE]
+    c_unmap_page = P[P_UNMAP_PAGE]
+    c_lookup = P[P_LOOKUP]
+    c_pcpu = P[P_PCPU_OP]
+    c_rcu = P[P_RCU_DELAY]
+    kind = OP_NONE
+    while kind == OP_NONE:
+        tpos = W[w, WS_POS]
+        if tpos >= ntests or orders[w, tpos] < 0:
+            kind = OP_EXIT
+            break
+        tb = orders[w, tpos]
+        ph = W[w, WS_PHASE]
+        i = W[w, WS_I]
+        # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
+        if W[w, WS_RING_N] > 0 and (HD[w, W[w, WS_RING_H]] <= t or ph == 8):
+            kind = OP_FREE
+            W[w, WS_OP_KEY] = H[w, W[w, WS_RING_H]]
+            W[w, WS_RING_H] = (W[w, WS_RING_H] + 1) % hold_cap
+            W[w, WS_RING_N] -= 1
+            break
+        W[w, WS_OP_GUARD] = 1
+        W[w, WS_OP_ALIGN] = 1
+        if ph == 0:
+            # a repetition starts
+            if W[w, WS_REP] == 0:
+                W[w, WS_T0] = t
+            TT[w, tpos, TT_REPS] += 1
+            W[w, WS_FAIL] = 0
+            W[w, WS_I] = 0
+            W[w, WS_SUB] = 0
+            W[w, WS_HN] = 0
+            W[w, WS_PHASE] = 2
+            if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
+                # ptr = vmalloc(sizeof(void *) * n)
+                n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
+                kind = OP_ALLOC
+                W[w, WS_OP_SIZE] = (n * 8 + page_size - 1) // page_size
+                W[w, WS_OP_DST] = DST_ARR1
+                W[w, WS_PHASE] = 1
+                if tb == T_FULL_FIT:
+                    for j in range(2 * junk):
+                        H[w, j] = -1
+            continue_ = kind == OP_NONE
+            if continue_:
+                continue
+            break
+        if ph == 1:
+            # full_fit: junk_ptr = vmalloc(...)
+            W[w, WS_PHASE] = 2
+            if tb == T_FULL_FIT:
+                kind = OP_ALLOC
+                W[w, WS_OP_SIZE] = (junk * 8 + page_size - 1) // page_size
+                W[w, WS_OP_DST] = DST_ARR2
+                break
+            continue
+        if ph == 2:
+            # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
+            if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
+                kind = OP_ALLOC
+                W[w, WS_OP_SIZE] = 1
+                W[w, WS_OP_DST] = DST_HOLD
+                W[w, WS_I] = i + 1
+                break
+            if tb == T_FULL_FIT and i < 2 * junk:
+                kind = OP_ALLOC
+                W[w, WS_OP_SIZE] = 1
+                W[w, WS_OP_DST] = DST_HOLD
+                W[w, WS_I] = i + 1
+                break
+            W[w, WS_I] = 0
+            W[w, WS_PHASE] = 3
+            continue
+        if ph == 3:
+            # full_fit: vfree(junk_ptr[i]) makes the holes
+            if tb == T_FULL_FIT and i < junk:
+                W[w, WS_I] = i + 1
+                if H[w, 2 * i + 1] >= 0:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = H[w, 2 * i + 1]
+                    H[w, 2 * i + 1] = -1
+                    break
+                continue
+            W[w, WS_I] = 0
+            W[w, WS_PHASE] = 4
+            continue
+        if ph == 4:
+            # the measured loop
+            n_iter = loops
+            if tb == T_ALIGN_SHIFT:
+                n_iter = 64
+            elif tb == T_PCPU:
+                n_iter = PCPU_ALLOCS // PCPU_PER_CHUNK
+            if W[w, WS_FAIL] or i >= n_iter:
+                W[w, WS_I] = 0
+                W[w, WS_SUB] = 0
+                W[w, WS_PHASE] = 8
+                continue
+            sub = W[w, WS_SUB]
+            if tb == T_LONG_BUSY:
+                if sub == 0:
+                    kind = OP_ALLOC
+                    W[w, WS_OP_SIZE] = 100
+                    W[w, WS_OP_DST] = DST_P1
+                elif sub == 1:
+                    kind = OP_ALLOC
+                    W[w, WS_OP_SIZE] = 1
+                    W[w, WS_OP_DST] = DST_P2
+                elif sub == 2:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = W[w, WS_P1]
+                    W[w, WS_P1] = -1
+                else:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = W[w, WS_P2]
+                    W[w, WS_P2] = -1
+                if sub == 3:
+                    W[w, WS_SUB] = 0
+                    W[w, WS_I] = i + 1
+                    TT[w, tpos, TT_LOOPS] += 1
+                else:
+                    W[w, WS_SUB] = sub + 1
+                break
+            if tb == T_PCPU:
+                # PCPU_PER_CHUNK __alloc_percpu calls, then a new chunk area
+                if sub == 0:
+                    kind = OP_CPU
+                    W[w, WS_OP_SIZE] = PCPU_PER_CHUNK * c_pcpu
+                    W[w, WS_SUB] = 1
+                else:
+                    kind = OP_ALLOC
+                    W[w, WS_OP_SIZE] = 8 * ncpus
+                    W[w, WS_OP_DST] = DST_HOLD
+                    W[w, WS_SUB] = 0
+                    W[w, WS_I] = i + 1
+                    TT[w, tpos, TT_LOOPS] += PCPU_PER_CHUNK
+                break
+            if tb == T_KVFREE1 or tb == T_KVFREE2:
+                if W[w, WS_RING_N] >= hold_cap:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = H[w, W[w, WS_RING_H]]
+                    W[w, WS_RING_H] = (W[w, WS_RING_H] + 1) % hold_cap
+                    W[w, WS_RING_N] -= 1
+                    break
+                kind = OP_ALLOC
+                W[w, WS_OP_SIZE] = 1
+                W[w, WS_OP_DST] = DST_RING
+                W[w, WS_I] = i + 1
+                TT[w, tpos, TT_LOOPS] += 1
+                break
+            if tb == T_VM_MAP_RAM:
+                if W[w, WS_BLK] < 0 or W[w, WS_BLK_USED] + nr_pages > VMAP_BLOCK:
+                    if W[w, WS_BLK] >= 0:
+                        kind = OP_FREE
+                        W[w, WS_OP_KEY] = W[w, WS_BLK]
+                        W[w, WS_BLK] = -1
+                        break
+                    kind = OP_ALLOC
+                    W[w, WS_OP_SIZE] = VMAP_BLOCK
+                    W[w, WS_OP_GUARD] = 0
+                    W[w, WS_OP_DST] = DST_BLOCK
+                    break
+                W[w, WS_BLK_USED] += nr_pages
+                kind = OP_CPU
+                W[w, WS_OP_SIZE] = nr_pages * (c_map_page + c_unmap_page) + c_lookup
+                W[w, WS_I] = i + 1
+                TT[w, tpos, TT_LOOPS] += 1
+                break
+            # the alloc-then-free loops
+            if sub == 0:
+                kind = OP_ALLOC
+                W[w, WS_OP_DST] = DST_P1
+                if tb == T_FIX_SIZE:
+                    W[w, WS_OP_SIZE] = nr_pages
+                elif tb == T_RANDOM_SIZE:
+                    W[w, WS_OP_SIZE] = _rand_below(rng, w, 100) + 1
+                elif tb == T_FIX_ALIGN:
+                    W[w, WS_OP_SIZE] = 5
+                    W[w, WS_OP_ALIGN] = thread_align
+                elif tb == T_RANDOM_ALIGN:
+                    rnd = _rand_below(rng, w, 256)
+                    sh = rnd % 23 - 12
+                    W[w, WS_OP_ALIGN] = (1 << sh) if sh > 0 else 1
+                    W[w, WS_OP_SIZE] = rnd % 10 + 1
+                elif tb == T_ALIGN_SHIFT:
+                    sh = i - 12
+                    W[w, WS_OP_ALIGN] = (1 << sh) if sh > 0 else 1
+                    W[w, WS_OP_SIZE] = 1
+                else:
+                    W[w, WS_OP_SIZE] = 1   # full_fit
+                W[w, WS_SUB] = 1
+                break
+            kind = OP_FREE
+            W[w, WS_OP_KEY] = W[w, WS_P1]
+            W[w, WS_P1] = -1
+            W[w, WS_SUB] = 0
+            W[w, WS_I] = i + 1
+            TT[w, tpos, TT_LOOPS] += 1
+            break
+        if ph == 8:
+            # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
+            if tb == T_PCPU and i == 0:
+                W[w, WS_I] = 1
+                kind = OP_CPU
+                W[w, WS_OP_SIZE] = PCPU_ALLOCS * c_pcpu
+                break
+            if W[w, WS_P1] >= 0:
+                kind = OP_FREE
+                W[w, WS_OP_KEY] = W[w, WS_P1]
+                W[w, WS_P1] = -1
+                break
+            if W[w, WS_P2] >= 0:
+                kind = OP_FREE
+                W[w, WS_OP_KEY] = W[w, WS_P2]
+                W[w, WS_P2] = -1
+                break
+            if W[w, WS_BLK] >= 0:
+                kind = OP_FREE
+                W[w, WS_OP_KEY] = W[w, WS_BLK]
+                W[w, WS_BLK] = -1
+                break
+            if W[w, WS_HN] > 0:
+                W[w, WS_HN] -= 1
+                k = H[w, W[w, WS_HN]]
+                if k >= 0:
+                    H[w, W[w, WS_HN]] = -1
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = k
+                    break
+                continue
+            if W[w, WS_ARR1] >= 0:
+                kind = OP_FREE
+                W[w, WS_OP_KEY] = W[w, WS_ARR1]
+                W[w, WS_ARR1] = -1
+                break
+            if W[w, WS_ARR2] >= 0:
+                kind = OP_FREE
+                W[w, WS_OP_KEY] = W[w, WS_ARR2]
+                W[w, WS_ARR2] = -1
+                break
+            # the repetition is over
+            if W[w, WS_FAIL]:
+                TT[w, tpos, TT_FAILED] += 1
+            else:
+                TT[w, tpos, TT_PASSED] += 1
+            W[w, WS_PHASE] = 0
+            W[w, WS_REP] += 1
+            if W[w, WS_REP] >= repeats:
+                TT[w, tpos, TT_TIME] += t - W[w, WS_T0]
+                W[w, WS_REP] = 0
+                W[w, WS_POS] = tpos + 1
+            continue
+        kind = OP_EXIT
+    return kind
+
+
 # ============================================================================ growable arrays
 @njit(cache=True, error_model="numpy")
 def _grow2(a, newcap):
@@ -709,7 +1161,7 @@ def _grow1(a, newcap):
 
 
 # ============================================================================ scheduler and locks
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _wake(task, c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq):
     """Make `task` runnable on CPU c: run it if the CPU idles, else queue it and ask for a switch."""
     if c_cur[c] == -1:
@@ -726,7 +1178,7 @@ def _wake(task, c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, h
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _switch_to_next(c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq):
     """CPU c gives itself to the next runnable task, or idles."""
     if rq_n[c] > 0:
@@ -744,7 +1196,7 @@ def _switch_to_next(c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, h
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _lock_request(lk, task, t, handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
     """FIFO spinlock. Returns (granted, hn, seq).
 
@@ -775,7 +1227,7 @@ def _lock_request(lk, task, t, handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h
     return False, hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _lock_release(lk, rel, handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
     """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
     l_rel[lk] = rel
@@ -861,13 +1313,14 @@ def run(P, orders):
     TT = np.zeros((nw, ntests, N_TT), dtype=np.int64)
 
     # ------------------------------------------------------------------ address space
+    G = np.zeros(N_G, dtype=np.int64)              # run-wide scalars (G_*)
     T = np.zeros((1024, N_F), dtype=np.int64)     # free-segment treap
     pool = np.zeros(1024, dtype=np.int64)          # recycled tree nodes
-    npool = 0
+    G[G_NPOOL] = 0
     A = np.zeros((1024, N_A), dtype=np.int64)      # area table (busy and lazy vmap areas)
     apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
-    napool = 0
-    an = 0                                         # area ids used so far
+    G[G_NAPOOL] = 0
+    G[G_AN] = 0                                         # area ids used so far
     path = np.zeros(512, dtype=np.int64)
     stack = np.zeros(512, dtype=np.int64)
     fit_out = np.zeros(3, dtype=np.int64)
@@ -876,17 +1329,17 @@ def run(P, orders):
     T[0, F_KEY] = va_start
     T[0, F_SIZE] = va_pages
     T[0, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-    tn = 1
-    root = _insert(T, NIL, 0, path)
+    G[G_TN] = 1
+    G[G_ROOT] = _insert(T, NIL, 0, path)
 
-    lazy_nr = 0          # vmap_lazy_nr, pages
-    area_pages = 0       # pages of busy + lazy areas, guards included
-    lazy_areas = 0
-    busy_n = 0           # allocated, not lazily freed
-    live_pages = 0       # data pages held by the tests
-    highwater = va_start
-    peak_lazy = 0
-    peak_mem = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
+    G[G_LAZY_NR] = 0          # vmap_lazy_nr, pages
+    G[G_AREA_PAGES] = 0       # pages of busy + lazy areas, guards included
+    G[G_LAZY_AREAS] = 0
+    G[G_BUSY_N] = 0           # allocated, not lazily freed
+    G[G_LIVE_PAGES] = 0       # data pages held by the tests
+    G[G_HIGHWATER] = va_start
+    G[G_PEAK_LAZY] = 0
+    G[G_PEAK_MEM] = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
 
     # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
     lz = np.zeros(1024, dtype=np.int64)
@@ -896,10 +1349,10 @@ def run(P, orders):
     nsteal = 0
 
     # free_vmap_cache (list era): end of the cached area, cached_hole_size, cached_align
-    cache_valid = 0
-    cache_end = va_start
-    cached_hole = 0
-    cached_align = 0
+    G[G_CACHE_VALID] = 0
+    G[G_CACHE_END] = va_start
+    G[G_CACHED_HOLE] = 0
+    G[G_CACHED_ALIGN] = 0
 
     # ------------------------------------------------------------------ tasks and CPUs
     ntask = nw + 1
@@ -956,32 +1409,12 @@ def run(P, orders):
     pu_lazy0 = 0
     pu_decide = 0
 
-    # worker program state
-    w_pos = np.zeros(nw, dtype=np.int64)        # index into orders[w]
-    w_rep = np.zeros(nw, dtype=np.int64)        # repetition of the current test
-    w_phase = np.zeros(nw, dtype=np.int64)
-    w_i = np.zeros(nw, dtype=np.int64)
-    w_sub = np.zeros(nw, dtype=np.int64)        # step inside one loop iteration
-    w_fail = np.zeros(nw, dtype=np.int64)
-    w_t0 = np.zeros(nw, dtype=np.int64)         # ktime at the test's start
-    # the worker's areas, as area ids (-1 = none)
-    w_p1 = np.full(nw, -1, dtype=np.int64)      # ptr / ptr_1
-    w_p2 = np.full(nw, -1, dtype=np.int64)      # ptr_2
-    w_arr1 = np.full(nw, -1, dtype=np.int64)    # the tests' pointer arrays
-    w_arr2 = np.full(nw, -1, dtype=np.int64)
-    w_blk = np.full(nw, -1, dtype=np.int64)     # vm_map_ram block
-    w_blk_used = np.zeros(nw, dtype=np.int64)
-    w_ring_h = np.zeros(nw, dtype=np.int64)     # kvfree_rcu pending ring in H
-    w_ring_n = np.zeros(nw, dtype=np.int64)
-    w_hn = np.zeros(nw, dtype=np.int64)         # held areas in H
-    H = np.zeros((nw, hold_cap), dtype=np.int64)
-    HD = np.zeros((nw, hold_cap), dtype=np.int64)
-    op_kind = np.zeros(nw, dtype=np.int64)
-    op_size = np.zeros(nw, dtype=np.int64)      # data pages (or ns for OP_CPU)
-    op_guard = np.zeros(nw, dtype=np.int64)
-    op_align = np.zeros(nw, dtype=np.int64)     # pages
-    op_dst = np.zeros(nw, dtype=np.int64)
-    op_key = np.zeros(nw, dtype=np.int64)
+    # worker program state: one row per worker (columns WS_*); area ids are -1 when none
+    W = np.zeros((nw, N_WS), dtype=np.int64)
+    for c in (WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK):
+        W[:, c] = -1
+    H = np.zeros((nw, hold_cap), dtype=np.int64)   # held areas / kvfree_rcu pending ring
+    HD = np.zeros((nw, hold_cap), dtype=np.int64)  # kvfree_rcu due times
     rng = np.zeros(nw, dtype=np.uint64)
     for w in range(nw):
         rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
@@ -1031,13 +1464,13 @@ def run(P, orders):
         # ---------------------------------------------------------------- sampler
         if task == SAMPLER:
             if isample < n_samples:
-                hwp = highwater - va_start
-                TS[isample, TS_LAZY] = lazy_nr
-                TS[isample, TS_LAZY_AREAS] = lazy_areas
-                TS[isample, TS_BUSY_AREAS] = busy_n
-                TS[isample, TS_LIVE_PAGES] = live_pages
+                hwp = G[G_HIGHWATER] - va_start
+                TS[isample, TS_LAZY] = G[G_LAZY_NR]
+                TS[isample, TS_LAZY_AREAS] = G[G_LAZY_AREAS]
+                TS[isample, TS_BUSY_AREAS] = G[G_BUSY_N]
+                TS[isample, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
                 TS[isample, TS_HIGHWATER] = hwp
-                TS[isample, TS_MEM] = _mem_bytes(base_mem, live_pages, page_size, busy_n + lazy_areas, va_obj, hwp)
+                TS[isample, TS_MEM] = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, hwp)
                 TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
                 TS[isample, TS_LOCK_WAITERS] = lq_n[0] + (lq_n[1] if lock_split else 0)
                 isample += 1
@@ -1074,256 +1507,9 @@ def run(P, orders):
             # ================================================================ worker: next call
             if pc == W_OP:
                 w = task
-                kind = OP_NONE
-                while kind == OP_NONE:
-                    tpos = w_pos[w]
-                    if tpos >= ntests or orders[w, tpos] < 0:
-                        kind = OP_EXIT
-                        break
-                    tb = orders[w, tpos]
-                    ph = w_phase[w]
-                    i = w_i[w]
-                    # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
-                    if w_ring_n[w] > 0 and (HD[w, w_ring_h[w]] <= t or ph == 8):
-                        kind = OP_FREE
-                        op_key[w] = H[w, w_ring_h[w]]
-                        w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
-                        w_ring_n[w] -= 1
-                        break
-                    op_guard[w] = 1
-                    op_align[w] = 1
-                    if ph == 0:
-                        # a repetition starts
-                        if w_rep[w] == 0:
-                            w_t0[w] = t
-                        TT[w, tpos, TT_REPS] += 1
-                        w_fail[w] = 0
-                        w_i[w] = 0
-                        w_sub[w] = 0
-                        w_hn[w] = 0
-                        w_phase[w] = 2
-                        if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
-                            # ptr = vmalloc(sizeof(void *) * n)
-                            n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
-                            kind = OP_ALLOC
-                            op_size[w] = (n * 8 + page_size - 1) // page_size
-                            op_dst[w] = DST_ARR1
-                            w_phase[w] = 1
-                            if tb == T_FULL_FIT:
-                                for j in range(2 * junk):
-                                    H[w, j] = -1
-                        continue_ = kind == OP_NONE
-                        if continue_:
-                            continue
-                        break
-                    if ph == 1:
-                        # full_fit: junk_ptr = vmalloc(...)
-                        w_phase[w] = 2
-                        if tb == T_FULL_FIT:
-                            kind = OP_ALLOC
-                            op_size[w] = (junk * 8 + page_size - 1) // page_size
-                            op_dst[w] = DST_ARR2
-                            break
-                        continue
-                    if ph == 2:
-                        # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
-                        if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
-                            kind = OP_ALLOC
-                            op_size[w] = 1
-                            op_dst[w] = DST_HOLD
-                            w_i[w] = i + 1
-                            break
-                        if tb == T_FULL_FIT and i < 2 * junk:
-                            kind = OP_ALLOC
-                            op_size[w] = 1
-                            op_dst[w] = DST_HOLD
-                            w_i[w] = i + 1
-                            break
-                        w_i[w] = 0
-                        w_phase[w] = 3
-                        continue
-                    if ph == 3:
-                        # full_fit: vfree(junk_ptr[i]) makes the holes
-                        if tb == T_FULL_FIT and i < junk:
-                            w_i[w] = i + 1
-                            if H[w, 2 * i + 1] >= 0:
-                                kind = OP_FREE
-                                op_key[w] = H[w, 2 * i + 1]
-                                H[w, 2 * i + 1] = -1
-                                break
-                            continue
-                        w_i[w] = 0
-                        w_phase[w] = 4
-                        continue
-                    if ph == 4:
-                        # the measured loop
-                        n_iter = loops
-                        if tb == T_ALIGN_SHIFT:
-                            n_iter = 64
-                        elif tb == T_PCPU:
-                            n_iter = PCPU_ALLOCS // PCPU_PER_CHUNK
-                        if w_fail[w] or i >= n_iter:
-                            w_i[w] = 0
-                            w_sub[w] = 0
-                            w_phase[w] = 8
-                            continue
-                        sub = w_sub[w]
-                        if tb == T_LONG_BUSY:
-                            if sub == 0:
-                                kind = OP_ALLOC
-                                op_size[w] = 100
-                                op_dst[w] = DST_P1
-                            elif sub == 1:
-                                kind = OP_ALLOC
-                                op_size[w] = 1
-                                op_dst[w] = DST_P2
-                            elif sub == 2:
-                                kind = OP_FREE
-                                op_key[w] = w_p1[w]
-                                w_p1[w] = -1
-                            else:
-                                kind = OP_FREE
-                                op_key[w] = w_p2[w]
-                                w_p2[w] = -1
-                            if sub == 3:
-                                w_sub[w] = 0
-                                w_i[w] = i + 1
-                                TT[w, tpos, TT_LOOPS] += 1
-                            else:
-                                w_sub[w] = sub + 1
-                            break
-                        if tb == T_PCPU:
-                            # PCPU_PER_CHUNK __alloc_percpu calls, then a new chunk area
-                            if sub == 0:
-                                kind = OP_CPU
-                                op_size[w] = PCPU_PER_CHUNK * c_pcpu
-                                w_sub[w] = 1
-                            else:
-                                kind = OP_ALLOC
-                                op_size[w] = 8 * ncpus
-                                op_dst[w] = DST_HOLD
-                                w_sub[w] = 0
-                                w_i[w] = i + 1
-                                TT[w, tpos, TT_LOOPS] += PCPU_PER_CHUNK
-                            break
-                        if tb == T_KVFREE1 or tb == T_KVFREE2:
-                            if w_ring_n[w] >= hold_cap:
-                                kind = OP_FREE
-                                op_key[w] = H[w, w_ring_h[w]]
-                                w_ring_h[w] = (w_ring_h[w] + 1) % hold_cap
-                                w_ring_n[w] -= 1
-                                break
-                            kind = OP_ALLOC
-                            op_size[w] = 1
-                            op_dst[w] = DST_RING
-                            w_i[w] = i + 1
-                            TT[w, tpos, TT_LOOPS] += 1
-                            break
-                        if tb == T_VM_MAP_RAM:
-                            if w_blk[w] < 0 or w_blk_used[w] + nr_pages > VMAP_BLOCK:
-                                if w_blk[w] >= 0:
-                                    kind = OP_FREE
-                                    op_key[w] = w_blk[w]
-                                    w_blk[w] = -1
-                                    break
-                                kind = OP_ALLOC
-                                op_size[w] = VMAP_BLOCK
-                                op_guard[w] = 0
-                                op_dst[w] = DST_BLOCK
-                                break
-                            w_blk_used[w] += nr_pages
-                            kind = OP_CPU
-                            op_size[w] = nr_pages * (c_map_page + c_unmap_page) + c_lookup
-                            w_i[w] = i + 1
-                            TT[w, tpos, TT_LOOPS] += 1
-                            break
-                        # the alloc-then-free loops
-                        if sub == 0:
-                            kind = OP_ALLOC
-                            op_dst[w] = DST_P1
-                            if tb == T_FIX_SIZE:
-                                op_size[w] = nr_pages
-                            elif tb == T_RANDOM_SIZE:
-                                op_size[w] = _rand_below(rng, w, 100) + 1
-                            elif tb == T_FIX_ALIGN:
-                                op_size[w] = 5
-                                op_align[w] = thread_align
-                            elif tb == T_RANDOM_ALIGN:
-                                rnd = _rand_below(rng, w, 256)
-                                sh = rnd % 23 - 12
-                                op_align[w] = (1 << sh) if sh > 0 else 1
-                                op_size[w] = rnd % 10 + 1
-                            elif tb == T_ALIGN_SHIFT:
-                                sh = i - 12
-                                op_align[w] = (1 << sh) if sh > 0 else 1
-                                op_size[w] = 1
-                            else:
-                                op_size[w] = 1   # full_fit
-                            w_sub[w] = 1
-                            break
-                        kind = OP_FREE
-                        op_key[w] = w_p1[w]
-                        w_p1[w] = -1
-                        w_sub[w] = 0
-                        w_i[w] = i + 1
-                        TT[w, tpos, TT_LOOPS] += 1
-                        break
-                    if ph == 8:
-                        # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
-                        if tb == T_PCPU and i == 0:
-                            w_i[w] = 1
-                            kind = OP_CPU
-                            op_size[w] = PCPU_ALLOCS * c_pcpu
-                            break
-                        if w_p1[w] >= 0:
-                            kind = OP_FREE
-                            op_key[w] = w_p1[w]
-                            w_p1[w] = -1
-                            break
-                        if w_p2[w] >= 0:
-                            kind = OP_FREE
-                            op_key[w] = w_p2[w]
-                            w_p2[w] = -1
-                            break
-                        if w_blk[w] >= 0:
-                            kind = OP_FREE
-                            op_key[w] = w_blk[w]
-                            w_blk[w] = -1
-                            break
-                        if w_hn[w] > 0:
-                            w_hn[w] -= 1
-                            k = H[w, w_hn[w]]
-                            if k >= 0:
-                                H[w, w_hn[w]] = -1
-                                kind = OP_FREE
-                                op_key[w] = k
-                                break
-                            continue
-                        if w_arr1[w] >= 0:
-                            kind = OP_FREE
-                            op_key[w] = w_arr1[w]
-                            w_arr1[w] = -1
-                            break
-                        if w_arr2[w] >= 0:
-                            kind = OP_FREE
-                            op_key[w] = w_arr2[w]
-                            w_arr2[w] = -1
-                            break
-                        # the repetition is over
-                        if w_fail[w]:
-                            TT[w, tpos, TT_FAILED] += 1
-                        else:
-                            TT[w, tpos, TT_PASSED] += 1
-                        w_phase[w] = 0
-                        w_rep[w] += 1
-                        if w_rep[w] >= repeats:
-                            TT[w, tpos, TT_TIME] += t - w_t0[w]
-                            w_rep[w] = 0
-                            w_pos[w] = tpos + 1
-                        continue
-                    kind = OP_EXIT
+                kind = _next_call(w, t, P, orders, W, H, HD, TT, rng)
                 # ---- start the call
-                op_kind[w] = kind
+                W[w, WS_OP_KIND] = kind
                 t_op0[w] = t
                 if kind == OP_EXIT:
                     if spec:
@@ -1334,7 +1520,7 @@ def run(P, orders):
                         workers_left -= 1
                         block = True
                 elif kind == OP_CPU:
-                    nt = t + op_size[w]
+                    nt = t + W[w, WS_OP_SIZE]
                 elif kind == OP_ALLOC:
                     # kmalloc the vmap_area, then take the lock for the search
                     t_retry[w] = 0
@@ -1359,132 +1545,73 @@ def run(P, orders):
                 if got:
                     _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
                     S[S_LOCK_ACQ] += 1
-                    size = op_size[w] + op_guard[w]
-                    align = op_align[w]
+                    size = W[w, WS_OP_SIZE] + W[w, WS_OP_GUARD]
+                    align = W[w, WS_OP_ALIGN]
+                    node, walked = _va_search(G, T, path, fit_out, size, align, allocator, va_start, va_end)
                     if allocator == ALLOC_LIST:
-                        if cache_valid == 0 or size < cached_hole or align < cached_align:
-                            cache_valid = 0
-                            cached_hole = 0
-                        cached_align = align
-                        lo = _align_up(cache_end if cache_valid else va_start, align)
-                        length = size
-                    else:
-                        lo = va_start
-                        length = size + align - 1 if align > 1 else size
-                    node = NIL
-                    if lo < va_end:
-                        node = _lowest_fit(T, root, size, align, lo, length, path, fit_out)
-                    if allocator == ALLOC_LIST:
-                        if fit_out[1] > cached_hole:
-                            cached_hole = fit_out[1]
-                        # the busy-list walk from lo to the fit: busy + lazy areas in between,
-                        # estimated as their pages over the mean area size (see module docstring)
-                        a_end = fit_out[0] if node != NIL else va_end
-                        walked = 0
-                        if a_end > lo and busy_n + lazy_areas > 0:
-                            busy_pg = (a_end - lo) - (_free_below(T, root, a_end) - _free_below(T, root, lo))
-                            walked = (busy_pg * (busy_n + lazy_areas) + area_pages // 2) // area_pages
                         hold = c_alloc_base + walked * c_list_walk
                     else:
-                        hold = c_alloc_base + _ilog2(tn - npool) * c_tree_level
+                        hold = c_alloc_base + _ilog2(G[G_TN] - G[G_NPOOL]) * c_tree_level
                     hn, seq = _lock_release(lk, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     if node == NIL:
                         t_pc[w] = W_ALLOC_FAILED
                         nt = t + hold
                     else:
+                        if G[G_TN] + 2 >= T.shape[0]:
+                            T = _grow_rows(T, T.shape[0] * 2)
+                            pool = _grow1(pool, T.shape[0])
+                        if G[G_AN] + 1 >= A.shape[0]:
+                            A = _grow_rows(A, A.shape[0] * 2)
+                            apool = _grow1(apool, A.shape[0])
                         a = fit_out[0]
-                        k = T[node, F_KEY]
-                        fend = k + T[node, F_SIZE]
-                        # carve [a, a + size) out of the free segment [k, fend): the kernel's
-                        # FL (remove), LE/RE (trim in place) and NE (split) cases
-                        if a == k and a + size == fend:
-                            root = _delete(T, root, node, path)
-                            pool[npool] = node
-                            npool += 1
-                        elif a == k:
-                            T[node, F_KEY] = a + size      # same order: no other key lies inside
-                            T[node, F_SIZE] = fend - a - size
-                            _fix(T, path, fit_out[2])
-                        else:
-                            T[node, F_SIZE] = a - k
-                            _fix(T, path, fit_out[2])
-                            if a + size < fend:
-                                if tn + 2 >= T.shape[0]:
-                                    T = _grow_rows(T, T.shape[0] * 2)
-                                    pool = _grow1(pool, T.shape[0])
-                                if npool > 0:
-                                    npool -= 1
-                                    rx = pool[npool]
-                                else:
-                                    rx = tn
-                                    tn += 1
-                                T[rx, F_KEY] = a + size
-                                T[rx, F_SIZE] = fend - a - size
-                                T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-                                root = _insert(T, root, rx, path)
-                        # the new area
-                        if napool > 0:
-                            napool -= 1
-                            aid = apool[napool]
-                        else:
-                            if an >= A.shape[0]:
-                                A = _grow_rows(A, A.shape[0] * 2)
-                                apool = _grow1(apool, A.shape[0])
-                            aid = an
-                            an += 1
-                        A[aid, A_START] = a
-                        A[aid, A_SIZE] = size
-                        A[aid, A_GUARD] = op_guard[w]
-                        A[aid, A_STATE] = ST_BUSY
-                        area_pages += size
-                        busy_n += 1
-                        if op_guard[w]:
-                            live_pages += op_size[w]
-                        if a + size > highwater:
-                            highwater = a + size
+                        aid = _va_carve(G, T, pool, A, apool, prio_st, path, fit_out, node, size, W[w, WS_OP_GUARD])
+                        if W[w, WS_OP_GUARD]:
+                            G[G_LIVE_PAGES] += W[w, WS_OP_SIZE]
+                        if a + size > G[G_HIGHWATER]:
+                            G[G_HIGHWATER] = a + size
                         if allocator == ALLOC_LIST:
-                            cache_valid = 1
-                            cache_end = a + size
+                            G[G_CACHE_VALID] = 1
+                            G[G_CACHE_END] = a + size
                         S[S_ALLOCS] += 1
                         S[S_OPS] += 1
-                        mem = _mem_bytes(base_mem, live_pages, page_size, busy_n + lazy_areas, va_obj, highwater - va_start)
-                        if mem > peak_mem:
-                            peak_mem = mem
+                        mem = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_HIGHWATER] - va_start)
+                        if mem > G[G_PEAK_MEM]:
+                            G[G_PEAK_MEM] = mem
                         if mem > ram:
                             S[S_OOM] = 1
-                            S[S_OOM_T] = t + hold
+                            S[S_OOM_T] = t
                             stop = True
                         if check:
-                            e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
                             if e != 0:
                                 err = e
                                 stop = True
-                        dst = op_dst[w]
+                        dst = W[w, WS_OP_DST]
                         if dst == DST_P1:
-                            w_p1[w] = aid
+                            W[w, WS_P1] = aid
                         elif dst == DST_P2:
-                            w_p2[w] = aid
+                            W[w, WS_P2] = aid
                         elif dst == DST_ARR1:
-                            w_arr1[w] = aid
+                            W[w, WS_ARR1] = aid
                         elif dst == DST_ARR2:
-                            w_arr2[w] = aid
+                            W[w, WS_ARR2] = aid
                         elif dst == DST_HOLD:
-                            H[w, w_hn[w]] = aid
-                            w_hn[w] += 1
+                            H[w, W[w, WS_HN]] = aid
+                            W[w, WS_HN] += 1
                         elif dst == DST_BLOCK:
-                            w_blk[w] = aid
-                            w_blk_used[w] = 0
+                            W[w, WS_BLK] = aid
+                            W[w, WS_BLK_USED] = 0
                         else:
-                            j = (w_ring_h[w] + w_ring_n[w]) % hold_cap
+                            j = (W[w, WS_RING_H] + W[w, WS_RING_N]) % hold_cap
                             H[w, j] = aid
                             HD[w, j] = t + c_rcu
-                            w_ring_n[w] += 1
+                            W[w, WS_RING_N] += 1
                         if lock_split:
                             t_pc[w] = W_INSERT_LOCK
                             nt = t + hold
                         else:
-                            post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
+                            post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
                             _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
                             t_pc[w] = W_OP
                             nt = t + hold + post
@@ -1496,10 +1623,10 @@ def run(P, orders):
                 if got:
                     _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
                     S[S_LOCK_ACQ] += 1
-                    hold = c_tree_level * _ilog2(busy_n + 1) + c_alloc_base // 2
+                    hold = c_tree_level * _ilog2(G[G_BUSY_N] + 1) + c_alloc_base // 2
                     hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                    post = op_size[w] * c_map_page + c_touch if op_guard[w] else 0
+                    post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
                     _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
                     t_pc[w] = W_OP
                     nt = t + hold + post
@@ -1523,11 +1650,11 @@ def run(P, orders):
                 else:
                     # the retry failed too: the test sees NULL
                     S[S_ALLOC_FAIL] += 1
-                    w_fail[w] = 1
-                    w_sub[w] = 0
-                    if w_phase[w] < 4:
-                        w_phase[w] = 8
-                        w_i[w] = 0
+                    W[w, WS_FAIL] = 1
+                    W[w, WS_SUB] = 0
+                    if W[w, WS_PHASE] < 4:
+                        W[w, WS_PHASE] = 8
+                        W[w, WS_I] = 0
                     t_pc[w] = W_OP
                     nt = t
 
@@ -1540,8 +1667,8 @@ def run(P, orders):
                     S[S_LOCK_ACQ] += 1
                     # find_vmap_area (an rb-tree lookup; 5.11+ also unlinks from the busy tree):
                     # costed by depth; the worker already knows its area id
-                    x = op_key[w]
-                    hold = c_lookup + _ilog2(busy_n + lazy_areas + 1) * c_tree_level
+                    x = W[w, WS_OP_KEY]
+                    hold = c_lookup + _ilog2(G[G_BUSY_N] + G[G_LAZY_AREAS] + 1) * c_tree_level
                     hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     npg = 0
@@ -1550,13 +1677,13 @@ def run(P, orders):
                         guard = A[x, A_GUARD]
                         if guard:
                             npg = size - guard
-                            live_pages -= npg
+                            G[G_LIVE_PAGES] -= npg
                         A[x, A_STATE] = ST_LAZY
-                        busy_n -= 1
-                        lazy_areas += 1
-                        lazy_nr += size
-                        if lazy_nr > peak_lazy:
-                            peak_lazy = lazy_nr
+                        G[G_BUSY_N] -= 1
+                        G[G_LAZY_AREAS] += 1
+                        G[G_LAZY_NR] += size
+                        if G[G_LAZY_NR] > G[G_PEAK_LAZY]:
+                            G[G_PEAK_LAZY] = G[G_LAZY_NR]
                         if nlz >= lz.shape[0]:
                             lz = _grow1(lz, lz.shape[0] * 2)
                         lz[nlz] = x
@@ -1564,7 +1691,7 @@ def run(P, orders):
                         S[S_FREES] += 1
                         S[S_OPS] += 1
                         if check:
-                            e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
                             if e != 0:
                                 err = e
                                 stop = True
@@ -1572,7 +1699,7 @@ def run(P, orders):
                     _hist_add(hist, hmax, H_FREE, t + hold + post - t_op0[w])
                     t_pc[w] = W_OP
                     nt = t + hold + post
-                    if lazy_nr > lazy_max:
+                    if G[G_LAZY_NR] > lazy_max:
                         if mode == MODE_SYNC:
                             # try_purge_vmap_area_lazy(): mutex_trylock, purge in this task
                             if m_holder == -1:
@@ -1603,7 +1730,7 @@ def run(P, orders):
                     mq_n += 1
                     block = True
             elif pc == K_AFTER:
-                if lazy_nr > lazy_max or kw_pending:
+                if G[G_LAZY_NR] > lazy_max or kw_pending:
                     t_pc[KW] = K_START
                     nt = t
                 else:
@@ -1616,7 +1743,7 @@ def run(P, orders):
                 # the mutex is ours; steal the list
                 pu_task = task
                 pu_start = t
-                pu_lazy0 = lazy_nr
+                pu_lazy0 = G[G_LAZY_NR]
                 pu_yields = 0
                 pu_maxhold = 0
                 pu_pages = 0
@@ -1668,7 +1795,7 @@ def run(P, orders):
                         pu_decide = 0
                         contended = lq_n[lk] > 0
                         resched = rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or tt - c_slice0[cpu] >= c_slice)
-                        may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)
+                        may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)
                         if may_yield and ((contended and preempt == PREEMPT_FULL) or resched):
                             pu_yields += 1
                             hold = tt - l_grant[lk]
@@ -1698,61 +1825,26 @@ def run(P, orders):
                         x = steal[first + q]
                         run_pages += A[x, A_SIZE]
                         A[x, A_STATE] = ST_FREE
-                        apool[napool] = x
-                        napool += 1
-                    lazy_areas -= n_in
-                    area_pages -= run_pages
-                    # return [rs, rs + run_pages) to the free tree, merging with its neighbours
-                    pv, sx = _neighbours(T, root, rs)
-                    mp = pv != NIL and T[pv, F_KEY] + T[pv, F_SIZE] == rs
-                    ms = sx != NIL and T[sx, F_KEY] == rs + run_pages
-                    if mp and ms:
-                        T[pv, F_SIZE] += run_pages + T[sx, F_SIZE]
-                        root = _delete(T, root, sx, path)
-                        pool[npool] = sx
-                        npool += 1
-                        fk = T[pv, F_KEY]
-                    elif mp:
-                        T[pv, F_SIZE] += run_pages
-                        fk = T[pv, F_KEY]
-                    elif ms:
-                        T[sx, F_KEY] = rs           # same order: no other key lies in between
-                        T[sx, F_SIZE] += run_pages
-                        fk = rs
-                    else:
-                        if tn + 2 >= T.shape[0]:
-                            T = _grow_rows(T, T.shape[0] * 2)
-                            pool = _grow1(pool, T.shape[0])
-                        if npool > 0:
-                            npool -= 1
-                            nx = pool[npool]
-                        else:
-                            nx = tn
-                            tn += 1
-                        T[nx, F_KEY] = rs
-                        T[nx, F_SIZE] = run_pages
-                        T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-                        root = _insert(T, root, nx, path)
-                        fk = rs
-                    if mp or ms:
-                        _fix_key(T, root, fk, path)
-                    if allocator == ALLOC_LIST and cache_valid and rs < cache_end:
-                        # free_vmap_cache = rb_prev(va): the busy area that ends where the hole starts
-                        cache_end = fk
-                        if fk <= va_start:
-                            cache_valid = 0
-                    lazy_nr -= run_pages
+                        apool[G[G_NAPOOL]] = x
+                        G[G_NAPOOL] += 1
+                    G[G_LAZY_AREAS] -= n_in
+                    G[G_AREA_PAGES] -= run_pages
+                    if G[G_TN] + 2 >= T.shape[0]:
+                        T = _grow_rows(T, T.shape[0] * 2)
+                        pool = _grow1(pool, T.shape[0])
+                    _va_free(G, T, pool, prio_st, path, rs, run_pages, allocator, va_start)
+                    G[G_LAZY_NR] -= run_pages
                     pu_pages += run_pages
                     tt += c_free_area
                     if allocator == ALLOC_TREE:
-                        tt += c_tree_level * _ilog2(tn - npool)
+                        tt += c_tree_level * _ilog2(G[G_TN] - G[G_NPOOL])
                     if check:
-                        e = _check_space(T, root, A, an, va_start, va_pages, lazy_nr, busy_n, lazy_areas, stack)
+                        e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
                         if e != 0:
                             err = e
                             stop = True
                             break
-                    if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and lazy_nr < resched_thresh)):
+                    if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)):
                         # a yield is possible: everything due before tt happens first, then we decide
                         pu_decide = 1
                         if hn > 0 and ht[0] <= tt:
@@ -1773,9 +1865,16 @@ def run(P, orders):
                         pu_maxhold = hold
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
-                    finish_purge = True
+                    if tt > t:
+                        # the loop ran ahead: the purge (and the mutex) ends at tt, not now
+                        t_pc[task] = PU_DONE
+                        nt = tt
+                    else:
+                        finish_purge = True
                 else:
                     nt = tt
+            elif pc == PU_DONE:
+                finish_purge = True
 
             if finish_purge:
                 # record the purge, mutex_unlock (hand it to a sleeper), return to the caller
@@ -1834,15 +1933,15 @@ def run(P, orders):
         err = ERR_STALL   # everyone waits and nothing is scheduled: a model bug
     # tests still running at the end: count their time so far
     for w in range(nw):
-        tpos = w_pos[w]
+        tpos = W[w, WS_POS]
         if tpos < ntests and orders[w, tpos] >= 0 and TT[w, tpos, TT_REPS] > 0:
-            TT[w, tpos, TT_TIME] += t - w_t0[w]
+            TT[w, tpos, TT_TIME] += t - W[w, WS_T0]
     S[S_SIM_NS] = t
     S[S_EVENTS] = events
-    S[S_PEAK_LAZY] = peak_lazy
+    S[S_PEAK_LAZY] = G[G_PEAK_LAZY]
     S[S_NPURGE] = npr
     S[S_NSAMPLES] = isample
     S[S_ERROR] = err
-    S[S_PEAK_MEM] = peak_mem
+    S[S_PEAK_MEM] = G[G_PEAK_MEM]
     S[S_WORKERS_DONE] = nw - workers_left
     return S, TS[:isample].copy(), PR[:, :npr].copy(), hist, hmax, TT

@@ -47,6 +47,8 @@ TEST_ALIASES: dict[str, str] = {
 ALL_TESTS_MASK = (1 << len(TEST_CASES)) - 1
 #: The eight cases of the v5.1 module (ids 1..128): the test set of the seed's era.
 V51_TESTS_MASK = (1 << 8) - 1
+#: The ten cases of the 6.1 module (the shipped recordings): v5.1's plus the two kvfree_rcu tests.
+V61_TESTS_MASK = (1 << 10) - 1
 
 #: What ``test_vmalloc.sh <mode>`` passes to modprobe (current script; facts doc section 3).
 #: ``nr_threads=None`` means one thread per CPU. performance and smoke run one thread.
