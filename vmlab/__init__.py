@@ -6,8 +6,9 @@
 from .config import SimConfig, kernel_formula_lazy_max_pages, KERNELS
 from .platforms import PLATFORMS, Platform, get_platform
 from .result import Result, SUMMARY_KEYS
-from .simulate import simulate
+from .model import simulate
+from .sweep import sweep
 from .version import MODEL_VERSION, __version__
 
-__all__ = ["SimConfig", "simulate", "Result", "SUMMARY_KEYS", "Platform", "PLATFORMS", "get_platform",
+__all__ = ["SimConfig", "simulate", "sweep", "Result", "SUMMARY_KEYS", "Platform", "PLATFORMS", "get_platform",
            "KERNELS", "kernel_formula_lazy_max_pages", "MODEL_VERSION", "__version__"]

@@ -2,9 +2,9 @@
 
 * ``vmlab run [--kernel 5.0] [--platform hikey960] [--ncpus 8] [--policy ...] [--json]``: one run,
   its summary printed.
-* ``vmlab figures``: the main job. For now it runs the seed's comparison (hikey960 stress,
-  for_kernel 5.0 against 5.1) and prints the two summaries side by side; the sweep and figure set
-  come with the figures issue.
+* ``vmlab sweep GRID.toml [--out DIR] [--workers N] [--scheduler tcp://...]``: a sweep from a grid
+  file (format: `vmlab.sweep.GRID_DOC`); writes the parquet dataset, the figures and the email text.
+* ``vmlab figures``: the main job, the seed's standard figure set (`vmlab.figures`).
 * ``vmlab lab``: JupyterLab on ``notebooks/``, bound to 127.0.0.1 with a token.
 
 Bad options give a one-line error naming the option, and exit code 2.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def _jsonable(summary) -> dict:
 
 
 def cmd_run(a) -> int:
-    from .simulate import simulate
+    from .model import simulate
 
     cfg = _config_from_args(a)
     res = simulate(cfg)
@@ -79,25 +80,38 @@ def cmd_run(a) -> int:
     return 0
 
 
-def cmd_figures(a) -> int:
-    from .simulate import simulate
+def cmd_sweep(a) -> int:
+    from .figures import sweep_outputs
+    from .sweep import load_grid, sweep
 
-    rows = []
-    for k in ("5.0", "5.1"):
-        cfg = SimConfig.for_kernel(k, platform="hikey960", ncpus=8, workload="stress",
-                                   duration_s=a.duration_s)
-        r = simulate(cfg)
-        rows.append((k, r.summary))
-    print(f"hikey960, 8 CPUs, test_vmalloc.sh stress, {a.duration_s:g} s simulated")
-    print(f"{'':24s} {'5.0 (always-resched)':>22s} {'5.1 (threshold 2x)':>22s}")
-    for key in ("peak_lazy_pages", "lazy_max_pages", "peak_lazy_ratio", "purges", "purge_p99_ns",
-                "purge_max_ns", "lock_wait_max_ns", "alloc_p99_ns", "ops", "oom"):
-        vals = []
-        for _, s in rows:
-            v = s[key]
-            vals.append(f"{v:,.2f}" if isinstance(v, float) else f"{v!s}")
-        print(f"{key:24s} {vals[0]:>22s} {vals[1]:>22s}")
+    g = load_grid(a.grid)
+    name = g["name"]
+    if a.out:
+        data_dir, fig_dir = Path(a.out) / "sweep", Path(a.out)
+    else:
+        data_dir, fig_dir = None, Path(_data_root()) / "figures" / name
+    command = "vmlab sweep " + " ".join(shlex.quote(x) for x in sys.argv[2:]) if a.argv_command is None else a.argv_command
+    df = sweep(g["base"], g["grid"], seeds=g["seeds"], root_seed=g["root_seed"], name=name,
+               out=data_dir, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet,
+               command=command)
+    bad = int(df.error.notna().sum())
+    print(f"{len(df)} runs ({bad} failed) in {df.attrs['out']}")
+    for p in sweep_outputs(df, fig_dir, name, command=command):
+        print(p)
+    return 1 if bad == len(df) else 0
+
+
+def cmd_figures(a) -> int:
+    from .figures import standard_figures
+
+    for p in standard_figures(a.out, workers=a.workers, progress=not a.quiet, duration_s=a.duration_s):
+        print(p)
     return 0
+
+
+def _data_root():
+    from .sweep import default_root
+    return default_root()
 
 
 def cmd_lab(a) -> int:
@@ -113,6 +127,16 @@ def cmd_lab(a) -> int:
         cmd.append("--allow-root")
     print(f"JupyterLab on http://127.0.0.1:{a.port}/lab?token={token}")
     return subprocess.call(cmd)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 1")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,8 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the config and summary as JSON")
     r.set_defaults(func=cmd_run)
 
-    f = sub.add_parser("figures", help="the main job: the seed's 5.0 vs 5.1 comparison")
-    f.add_argument("--duration", dest="duration_s", type=float, default=4.0, help="simulated seconds")
+    sw = sub.add_parser("sweep", help="run a grid file; writes the parquet dataset, figures, email text")
+    sw.add_argument("grid", help="a TOML grid file (see data/grids/)")
+    sw.add_argument("--out", help="put the dataset, figures and email text under this directory")
+    sw.add_argument("--workers", type=_positive_int, help="local worker processes (default: every core)")
+    sw.add_argument("--scheduler", help="run on a Dask cluster at this address (tcp://host:port)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep, argv_command=None)
+
+    f = sub.add_parser("figures", help="the main job: the seed's standard figure set")
+    f.add_argument("--out", help="write under this directory instead of data/")
+    f.add_argument("--workers", type=_positive_int, help="local worker processes (default: every core)")
+    f.add_argument("--duration", dest="duration_s", type=float, default=None,
+                   help="simulated seconds per run (default: 2 for the sweep, 4 for the time series)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_figures)
 
     lab = sub.add_parser("lab", help="JupyterLab on notebooks/ (127.0.0.1, with a token)")
@@ -157,9 +193,12 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     try:
         return a.func(a)
-    except ValueError as e:  # SimConfig validation: names the field and the allowed values
+    except ValueError as e:  # SimConfig / grid validation: names the field and the allowed values
         print(f"vmlab: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("vmlab: interrupted; finished runs are kept in the cache", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

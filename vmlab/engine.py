@@ -2,52 +2,62 @@
 
 Everything jitted lives in this one module, so numba's on-disk cache (keyed on this file) can never
 keep a stale helper. Input is flat: an int64 parameter vector (indices ``P_*`` below, enums as small
-ints), the per-worker test orders and nothing else. Output is flat arrays that `vmlab.result` turns
-into DataFrames. Times are int64 nanoseconds of simulated time, sizes are pages.
+ints) and the per-worker test orders. Output is flat arrays that `vmlab.result` turns into
+DataFrames. Times are int64 nanoseconds of simulated time, sizes are pages.
 
 What is modelled (and how it simplifies the kernel):
 
 * **CPUs and tasks.** ``nr_threads`` test_vmalloc workers, pinned round-robin to ``ncpus`` CPUs,
   plus one kworker for ``drain_vmap_work`` (deferred purge). Each CPU has a FIFO run queue. A task
-  switches only at preemption points: the start of each vmalloc/vfree call (``might_sleep``), and
-  ``cond_resched_lock`` in the purge free loop; under ``preempt="full"`` also between the purge's
-  flush-range walk and its TLB flush. A switch happens when a task was woken on the CPU (CFS
-  wake-up preemption, simplified to "always") or the running task used up ``slice_ns`` while another
-  is runnable. Timer-interrupt preemption inside a step is not modelled.
+  switches only at preemption points: the start of each vmalloc/vfree call (``might_sleep``; it
+  is checked at the call's first lock request), ``cond_resched_lock`` in the purge free loop, the
+  drain work's loop, and under ``preempt="full"`` also between the purge's flush-range walk and
+  its TLB flush. A switch happens when a task was woken on the CPU (CFS wake-up preemption,
+  simplified to "always") or the running task used up ``slice_ns`` while another is runnable.
+  Timer-interrupt preemption inside a step is not modelled.
 * **Locks.** ``vmap_area_lock`` is a FIFO ticket spinlock: waiters queue and spin on their CPU; the
   head gets it ``lock_handoff_ns`` after the release. With ``lock_split`` (5.5+) the free tree and
   the purge free loop use ``free_vmap_area_lock`` instead, and allocation takes both in turn. The
   kernel's ``purge_vmap_area_lock`` (5.11+) is charged as time, not modelled as a lock.
   ``vmap_purge_lock`` is a mutex: trylock from the free path, lock (sleeping) from the
   allocation-failure path and the drain work. Every acquisition's wait and hold go to histograms.
-* **Address space.** One treap partitions the VMALLOC range into free, busy and lazy segments
-  (absolute page numbers, so alignments behave as in the kernel). Each node keeps the largest free
-  segment and the number of busy+lazy segments in its subtree, so lowest-fit with alignment, rank
-  queries and neighbour merges are O(log n). Allocation takes the lowest fit at or above the start
-  point; the augmented-tree era prunes subtrees with ``size + align - 1`` as
-  ``find_vmap_lowest_match`` does. Lazy areas stay allocated until the purge frees them.
+* **Address space.** As in the kernel since 5.2, free space is a tree of free segments (a treap
+  keyed by first page, augmented with each subtree's largest free segment and free pages), so the
+  lowest fit with alignment, splitting and merging with neighbours are O(log n). Pages are
+  absolute (VMALLOC_START is real), so large alignments fail as they do in the kernel. Busy and
+  lazy areas (guard page included) live in a flat area table; the workers and the purge list hold
+  area ids, so a vfree touches no tree. The search is ``find_vmap_lowest_match`` (subtrees pruned
+  with ``size + align - 1``). A lazy area stays allocated until the purge returns it.
 * **List era (<= 5.1).** The search cost is ``alloc_base_ns + list_walk_area_ns * walked``, where
   ``walked`` is the number of busy (lazy included) areas between the start point and the fit,
-  counted with the treap. The ``free_vmap_cache`` hint is kept: cache end, ``cached_hole_size``
-  (approximated by the largest too-small hole the search visited), ``cached_align``; the purge moves
-  it back to the area below a freed one. The tree era charges ``tree_level_ns`` per level instead.
+  estimated as their pages over the mean area size (exact when the areas have one size, as in
+  fix_size). The ``free_vmap_cache`` hint is kept: cache end, ``cached_hole_size``
+  (approximated by the largest too-small hole the search checked), ``cached_align``; the purge
+  moves it back to the area below a freed one. The tree era charges ``tree_level_ns`` per level.
 * **Lazy accounting.** ``vmap_lazy_nr`` grows by the area's pages, guard page included. Crossing
   ``lazy_max_pages`` triggers a purge: sync trylock in the freeing task, or ``schedule_work`` of the
   single drain work item on the freeing CPU (the kworker loops while ``vmap_lazy_nr >
-  lazy_max_pages``, as in 6.1). The ``llist`` is LIFO; with ``flush_range="at-insert"`` (5.11+)
-  adjacent lazy areas of the same batch merge into one purge-list entry, as
-  ``merge_or_add_vmap_area`` does, and the entry count sets the free-loop cost.
+  lazy_max_pages``, as in 6.1; a re-queue while it runs makes it run again). The purge list is
+  an ``llist`` (newest first); with ``flush_range="at-insert"`` (5.11+) it is the address-ordered
+  purge tree, where adjacent lazy areas of one batch are merged into one entry (as
+  ``merge_or_add_vmap_area`` does); the entry count sets the free-loop cost. The vmap_area objects
+  merged away are still counted in memory until the purge (a few bytes per area).
 * **The purge.** Phases: list steal, flush-range walk (``flush_walk_area_ns`` per entry, or O(1)
   at insert), TLB flush (fixed plus per-CPU; the IPI cost to the other CPUs is not charged to
   them), free loop under the lock (``free_area_ns`` per entry plus a tree descent). After each entry
   the policy decides: ``no-resched`` never yields; ``always-resched`` calls ``cond_resched_lock``;
   ``threshold`` calls it only while ``vmap_lazy_nr < resched_threshold``. ``cond_resched_lock``
   drops the lock when a reschedule is due, or (``preempt="full"``) when another CPU spins on it;
-  re-taking it queues behind every waiter.
+  re-taking it queues behind every waiter. While no yield is possible the loop runs ahead of the
+  other tasks' events up to the next sample (they can only queue on its lock or raise
+  ``vmap_lazy_nr``), which changes nothing they can observe. A purge still running when the run
+  ends is not in the purge table (the time series shows it as ``purge_active``).
 * **Memory.** base + live data pages + (busy + lazy) vmap_area objects + page-table pages for the
   VA high-water mark (PTE and PMD tables are never freed). Above ``ram_bytes`` the run stops: OOM.
 * **Randomness.** One xorshift64* stream per worker, seeded from the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
+* **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
+  a run where every task waits with nothing scheduled reports ``ERR_STALL``.
 """
 from __future__ import annotations
 
@@ -189,7 +199,6 @@ ERR_LAZY = 3
 ERR_AUGMENT = 4
 ERR_COUNTS = 5
 ERR_MERGE = 6
-ERR_LOCK = 7
 ERR_STALL = 8
 
 # ----------------------------------------------------------------------------- tree and area layout

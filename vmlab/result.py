@@ -104,8 +104,10 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
     S, TS, PR, hist, hmax, TT = out
     err = int(S[E.S_ERROR])
     if err:
-        names = {1: "areas overlap", 2: "segments do not partition the range", 3: "vmap_lazy_nr != lazy pages",
-                 4: "tree augment stale", 5: "busy/lazy counts drifted", 6: "adjacent free segments not merged"}
+        names = {E.ERR_OVERLAP: "areas overlap", E.ERR_PARTITION: "free + areas do not partition the range",
+                 E.ERR_LAZY: "vmap_lazy_nr != pages of lazy areas", E.ERR_AUGMENT: "tree augment stale",
+                 E.ERR_COUNTS: "busy/lazy counts drifted", E.ERR_MERGE: "adjacent free segments not merged",
+                 E.ERR_STALL: "every task waits and nothing is scheduled (stall)"}
         raise AssertionError(f"model invariant broken: {names.get(err, err)} (config {cfg})")
     interval = cfg.sample_interval_ns
     ts = pd.DataFrame(TS, columns=list(TIMESERIES_COLUMNS))

@@ -1,4 +1,4 @@
-"""`simulate(cfg)`: SimConfig -> jitted engine -> Result."""
+"""The model entry point: `simulate(cfg)`, SimConfig -> jitted engine -> Result."""
 from __future__ import annotations
 
 import time

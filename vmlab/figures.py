@@ -1,0 +1,104 @@
+"""The standard figure sets: for any sweep (``vmlab sweep``) and the seed's (``vmlab figures``).
+
+`standard_figures` is the main job (``make figures``). It reproduces the seed's argument on
+hikey960 under test_vmalloc.sh stress:
+
+* a sweep of 5.1's threshold factor x CPU count x lazy_max_pages, and 5.0 (always-resched) at
+  the same CPU counts, cached under ``data/sweeps/seed-threshold/``;
+* the trade-off figures (memory growth against purge latency and against the lock wait that
+  allocators feel), a heatmap of peak vmap_lazy_nr, the time series of 5.0 and 5.1 on 8 CPUs and
+  their latency distributions;
+* ``seed-threshold.txt``, the plain-text summary for the mailing list.
+
+Everything goes to ``data/figures/seed-threshold/`` (or ``out``) as PNG, SVG and PDF.
+"""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pandas as pd
+
+from .config import SimConfig
+from .sweep import default_root, sweep
+
+#: The seed's sweep: hikey960, stress, 2 simulated seconds per run.
+SEED_BASE = dict(platform="hikey960", workload="stress", duration_s=2.0)
+SEED_GRID_51 = {"kernel": ["5.1"], "threshold_factor": [0.5, 1, 2, 4, 8, 16], "ncpus": [2, 4, 8, 16],
+                "lazy_max_pages": [None, 8192, 32768]}
+SEED_GRID_50 = {"kernel": ["5.0"], "ncpus": [2, 4, 8, 16], "lazy_max_pages": [None, 8192, 32768]}
+SEED_SEEDS = 2
+TIMESERIES_S = 4.0
+
+
+def _varying(df: pd.DataFrame, candidates) -> list[str]:
+    return [c for c in candidates if c in df.columns and df[c].astype(str).nunique() > 1]
+
+
+def sweep_outputs(df: pd.DataFrame, fig_dir: Path, name: str, command: str | None = None,
+                  email: bool = True) -> list[Path]:
+    """The figures and email text of one sweep: trade-off, heatmap, email. Returns the paths."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from .export import email_summary, export_figure, write_email
+    from .plots import plot_heatmap, plot_tradeoff
+
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    ok = df[df.error.isna()] if "error" in df.columns else df
+    meta = {"sweep": name}
+    paths: list[Path] = []
+    if len(ok):
+        vary = _varying(ok, ("ncpus", "kernel", "policy", "lazy_max_pages_cfg", "platform", "workload"))
+        group = vary[0] if vary else "ncpus"
+        label = "threshold_factor" if "threshold_factor" in _varying(ok, ("threshold_factor",)) else None
+        for y, stem in (("purge_p99_ns", "tradeoff-purge"), ("lock_wait_max_ns", "tradeoff-lockwait")):
+            fig = plot_tradeoff(ok, x="peak_lazy_pages", y=y, group=group, label=label)
+            paths += export_figure(fig, fig_dir / f"{name}-{stem}", metadata=meta)
+        axes = _varying(ok, ("threshold_factor", "ncpus", "lazy_max_pages_cfg", "kernel", "policy"))
+        if len(axes) >= 2:
+            fig = plot_heatmap(ok, x=axes[0], y=axes[1], value="peak_lazy_ratio")
+            paths += export_figure(fig, fig_dir / f"{name}-heatmap", metadata=meta)
+    if email:
+        text = email_summary(df, command=command, title=f"vmlab sweep {name}")
+        paths.append(write_email(text, fig_dir / name))
+    return paths
+
+
+def standard_figures(out: str | Path | None = None, workers: int | None = None,
+                     progress: bool = True, duration_s: float | None = None) -> list[Path]:
+    """The main job: the seed's figure set. Returns the written paths."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from .export import email_summary, export_figure, write_email
+    from .model import simulate
+    from .plots import plot_latency_cdf, plot_timeseries
+
+    name = "seed-threshold"
+    base_kw = dict(SEED_BASE)
+    if duration_s is not None:
+        base_kw["duration_s"] = duration_s
+    base = SimConfig(**base_kw)
+    root = Path(out) if out is not None else default_root()
+    sweep_dir = root / "sweeps" / name if out is None else root / "sweep"
+    fig_dir = root / "figures" / name if out is None else root
+    command = "vmlab figures" + (f" --out {shlex.quote(str(out))}" if out is not None else "")
+    kw = dict(seeds=SEED_SEEDS, name=name, out=sweep_dir, workers=workers, progress=progress)
+    df = pd.concat([sweep(base, SEED_GRID_51, **kw), sweep(base, SEED_GRID_50, **kw)],
+                   ignore_index=True)
+    paths = sweep_outputs(df, fig_dir, name, command=command, email=False)
+
+    # the two kernels side by side on the seed's board: 8 CPUs, kernel formula
+    results = {}
+    for k in ("5.0", "5.1"):
+        cfg = SimConfig.for_kernel(k, platform="hikey960", ncpus=8, workload="stress",
+                                   duration_s=duration_s or TIMESERIES_S)
+        results[k] = simulate(cfg)
+        fig = plot_timeseries(results[k])
+        paths += export_figure(fig, fig_dir / f"{name}-timeseries-{k}", metadata={"config": repr(cfg)})
+    fig = plot_latency_cdf(list(results.values()), labels=[f"{k} ({r.config.policy})" for k, r in results.items()])
+    paths += export_figure(fig, fig_dir / f"{name}-latency-cdf", metadata={"sweep": name})
+    text = email_summary(df, command=command, title="vmlab: the purge threshold on hikey960 stress")
+    paths.append(write_email(text, fig_dir / name))
+    return paths
+
