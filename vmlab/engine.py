@@ -52,8 +52,10 @@ What is modelled (and how it simplifies the kernel):
   other tasks' events up to the next sample (they can only queue on its lock or raise
   ``vmap_lazy_nr``), which changes nothing they can observe. A purge still running when the run
   ends is not in the purge table (the time series shows it as ``purge_active``).
-* **Memory.** base + live data pages + (busy + lazy) vmap_area objects + page-table pages for the
-  VA high-water mark (PTE and PMD tables are never freed). Above ``ram_bytes`` the run stops: OOM.
+* **Memory.** base + live data pages + (busy + lazy) vmap_area objects + page-table pages: a PTE
+  page for each 2 MiB and a PMD page for each 1 GiB region that ever had a page mapped (the kernel
+  never frees them; lazy areas keep new allocations moving to fresh regions). Above ``ram_bytes``
+  the run stops: OOM.
 * **Randomness.** One xorshift64* stream per worker, seeded from the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
 * **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
@@ -262,7 +264,8 @@ G_CACHE_VALID = 13
 G_CACHE_END = 14
 G_CACHED_HOLE = 15
 G_CACHED_ALIGN = 16
-N_G = 17
+G_PT_PAGES = 17
+N_G = 18
 
 # worker state columns (the W array)
 WS_POS = 0
@@ -1250,10 +1253,22 @@ def _lock_release(lk, rel, handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk,
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _mem_bytes(base_mem, live_pages, page_size, areas, va_obj, hw_pages):
-    """Memory model (bytes): base + data pages + vmap_area objects + PTE/PMD pages for the VA high-water."""
-    pt = (hw_pages + 511) // 512 + (hw_pages + 262143) // 262144
-    return base_mem + live_pages * page_size + areas * va_obj + pt * page_size
+def _mem_bytes(base_mem, live_pages, page_size, areas, va_obj, pt_pages):
+    """Memory model (bytes): base + data pages + vmap_area objects + page-table pages."""
+    return base_mem + live_pages * page_size + areas * va_obj + pt_pages * page_size
+
+
+@njit(cache=True, error_model="numpy")
+def _map_tables(bits, first, last):
+    """Mark table blocks first..last (inclusive) as allocated; returns how many were new."""
+    new = 0
+    for b in range(first, last + 1):
+        w = b >> 6
+        m = np.uint64(1) << np.uint64(b & 63)
+        if bits[w] & m == np.uint64(0):
+            bits[w] |= m
+            new += 1
+    return new
 
 
 # ============================================================================ the run
@@ -1349,6 +1364,10 @@ def run(P, orders):
     G[G_HIGHWATER] = va_start
     G[G_PEAK_LAZY] = 0
     G[G_PEAK_MEM] = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
+    # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
+    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
+    pte_bits = np.zeros(va_pages // (512 * 64) + 2, dtype=np.uint64)
+    pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, dtype=np.uint64)
 
     # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
     lz = np.zeros(1024, dtype=np.int64)
@@ -1479,7 +1498,7 @@ def run(P, orders):
                 TS[isample, TS_BUSY_AREAS] = G[G_BUSY_N]
                 TS[isample, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
                 TS[isample, TS_HIGHWATER] = hwp
-                TS[isample, TS_MEM] = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, hwp)
+                TS[isample, TS_MEM] = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_PT_PAGES])
                 TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
                 TS[isample, TS_LOCK_WAITERS] = lq_n[0] + (lq_n[1] if lock_split else 0)
                 isample += 1
@@ -1584,7 +1603,14 @@ def run(P, orders):
                             G[G_CACHE_END] = a + size
                         S[S_ALLOCS] += 1
                         S[S_OPS] += 1
-                        mem = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_HIGHWATER] - va_start)
+                        if W[w, WS_OP_GUARD]:
+                            # map the data pages (vmap blocks are mapped page by page: not modelled)
+                            off0 = a - va_start
+                            off1 = a + size - 2 - va_start
+                            if off1 >= off0:
+                                G[G_PT_PAGES] += _map_tables(pte_bits, off0 >> 9, off1 >> 9)
+                                G[G_PT_PAGES] += _map_tables(pmd_bits, off0 >> 18, off1 >> 18)
+                        mem = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_PT_PAGES])
                         if mem > G[G_PEAK_MEM]:
                             G[G_PEAK_MEM] = mem
                         if mem > ram:

@@ -1,0 +1,889 @@
+"""The standard figures: trade-off, time series, heat map, latency CDF.
+
+Every function takes tidy data (a sweep DataFrame or a `Result`), draws on ``ax`` when given
+(otherwise on a new email-sized `matplotlib.figure.Figure`, never through pyplot, so no global
+state is left behind) and returns the Figure. Units are on every axis; groups differ by marker
+and line style as well as colour (viridis, monotonic in lightness), so the figures survive
+grayscale printing. Each figure carries its provenance (sweep name, configs, model version) in
+``fig.vmlab_metadata``, which `vmlab.export.export_figure` writes into the files' metadata.
+
+A *sweep frame* has one row per run: the `SimConfig` fields, ``seed``, an optional ``kernel``,
+``lazy_max_pages_cfg`` (the configured value; None = kernel formula), every key of
+`vmlab.result.SUMMARY_KEYS` (so ``lazy_max_pages`` is the resolved value) and ``error`` (None or
+a message). Rows with an error are skipped by every plot.
+
+The data helpers used by the email text (`pareto_front`, `ok_rows`, `frame_of`, `kernel_of`,
+`run_label`, `column_unit`) live here too.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib import colormaps
+
+FIGSIZE = (6.4, 4.0)
+MiB = 1 << 20
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
+
+#: column -> (axis text, factor to the displayed unit, unit)
+_UNITS: dict[str, tuple[str, float, str]] = {
+    "peak_lazy_pages": ("peak vmap_lazy_nr", 1.0, "pages"),
+    "lazy_max_pages": ("lazy_max_pages", 1.0, "pages"),
+    "lazy_max_pages_cfg": ("lazy_max_pages setting", 1.0, "pages"),
+    "resched_threshold_pages": ("resched threshold", 1.0, "pages"),
+    "peak_lazy_ratio": ("peak vmap_lazy_nr / lazy_max_pages", 1.0, "×"),
+    "peak_mem_bytes": ("peak memory in use", 1.0 / MiB, "MiB"),
+    "ram_bytes": ("RAM", 1.0 / MiB, "MiB"),
+    "purge_p50_ns": ("purge duration p50", 1e-6, "ms"),
+    "purge_p99_ns": ("purge duration p99", 1e-6, "ms"),
+    "purge_max_ns": ("purge duration max", 1e-6, "ms"),
+    "lock_wait_max_ns": ("max vmap_area_lock wait", 1e-6, "ms"),
+    "lock_hold_max_ns": ("max vmap_area_lock hold", 1e-6, "ms"),
+    "alloc_p99_ns": ("vmalloc latency p99", 1e-6, "ms"),
+    "oom_time_ns": ("OOM time", 1e-6, "ms"),
+    "sim_ns": ("simulated time", 1e-9, "s"),
+    "threshold_factor": ("resched threshold factor", 1.0, "× lazy_max_pages"),
+    "ncpus": ("online CPUs", 1.0, "CPUs"),
+    "nr_threads": ("test_vmalloc threads", 1.0, "threads"),
+    "nr_pages": ("nr_pages", 1.0, "pages"),
+    "duration_s": ("simulated duration", 1.0, "s"),
+    "purges": ("purges", 1.0, "count"),
+    "alloc_failures": ("allocation failures", 1.0, "count"),
+    "ops": ("operations", 1.0, "count"),
+    "events": ("engine events", 1.0, "count"),
+    "purge_pages_p50": ("pages per purge p50", 1.0, "pages"),
+    "purge_walk_share": ("flush-range walk share of purge time", 1.0, "fraction"),
+    "wall_s": ("wall time", 1.0, "s"),
+    "oom": ("OOM", 1.0, "0/1"),
+}
+
+#: config columns besides the SimConfig fields
+_EXTRA_CONFIG = ("kernel", "lazy_max_pages_cfg")
+
+
+# ---------------------------------------------------------------------------------- data helpers
+def column_unit(col: str) -> tuple[str, float, str]:
+    """(axis text, factor from the stored value to the displayed unit, unit) of a column."""
+    if col in _UNITS:
+        return _UNITS[col]
+    if col.endswith("_ns"):
+        return col[:-3].replace("_", " "), 1e-6, "ms"
+    if col.endswith("_bytes"):
+        return col[:-6].replace("_", " "), 1.0 / MiB, "MiB"
+    if col.endswith("_pages"):
+        return col[:-6].replace("_", " "), 1.0, "pages"
+    if col.endswith("_s"):
+        return col[:-2].replace("_", " "), 1.0, "s"
+    return col.replace("_", " "), 1.0, ""
+
+
+def axis_label(col: str) -> str:
+    text, _, unit = column_unit(col)
+    return f"{text} ({unit})" if unit else text
+
+
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+    except TypeError:
+        return False
+
+
+def _hashable(v):
+    """Grouping-safe cell value: lists (tuple workloads) become comma-joined strings."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return ",".join(str(x) for x in v)
+    return v
+
+
+def config_dict(cfg) -> dict:
+    """A run's configuration as a plain dict (SimConfig, dict, dataclass-like object or None)."""
+    if cfg is None:
+        return {}
+    if isinstance(cfg, dict):
+        return dict(cfg)
+    if hasattr(cfg, "to_dict"):
+        try:
+            return dict(cfg.to_dict())
+        except Exception:  # noqa: BLE001 - any foreign config object
+            pass
+    try:
+        return dict(vars(cfg))
+    except TypeError:
+        return {"config": str(cfg)}
+
+
+def kernel_of(cfg, strict: bool = True) -> str | None:
+    """The kernel preset (`vmlab.config.KERNELS`) whose purge logic ``cfg`` has, or None.
+
+    ``strict=False`` ignores ``threshold_factor`` (a 5.1 config with another factor still maps
+    to 5.1, which is what a ``vmlab run --kernel 5.1 --threshold-factor 4`` command needs).
+    """
+    from .config import KERNELS
+
+    d = config_dict(cfg)
+    if not d:
+        return None
+    if d.get("kernel") and not _is_missing(d.get("kernel")):
+        return str(d["kernel"])
+    for k, preset in KERNELS.items():
+        ok = True
+        for f, v in preset.items():
+            if f == "threshold_factor" and not strict:
+                continue
+            if f not in d or d[f] != v:
+                ok = False
+                break
+        if ok:
+            return k
+    return None
+
+
+def run_label(cfg) -> str:
+    """Short legend text of one run: its kernel if it is a preset, else its policy."""
+    from .config import KERNELS
+
+    d = config_dict(cfg)
+    k = kernel_of(d, strict=False)
+    if k:
+        pol = d.get("policy")
+        if pol == "threshold" and not _is_missing(d.get("threshold_factor")) and \
+                float(d["threshold_factor"]) != KERNELS.get(k, {}).get("threshold_factor", 2.0):
+            return f"{k} (threshold ×{float(d['threshold_factor']):g})"
+        return f"{k} ({pol})" if pol else k
+    pol = d.get("policy")
+    if pol is None:
+        return str(d.get("name") or d.get("source") or "run")
+    if pol == "threshold" and not _is_missing(d.get("threshold_factor")):
+        return f"threshold ×{float(d['threshold_factor']):g}"
+    return str(pol)
+
+
+def result_row(res) -> dict:
+    """One sweep-frame row from a `Result` (or anything with ``config`` and ``summary``)."""
+    cfg = getattr(res, "config", None)
+    d = {k: _hashable(v) for k, v in config_dict(cfg).items()}
+    row = dict(d)
+    row["lazy_max_pages_cfg"] = d.get("lazy_max_pages")
+    summ = getattr(res, "summary", None)
+    if summ is not None:
+        row.update({k: v for k, v in dict(summ).items()})
+    row["kernel"] = kernel_of(d, strict=False)
+    if "seed" in d:
+        row["seed"] = d["seed"]
+    row["error"] = None
+    mv = getattr(res, "model_version", None)
+    if mv:
+        row["model_version"] = mv
+    return row
+
+
+def frame_of(data) -> pd.DataFrame:
+    """A sweep frame from a DataFrame (returned as is), a Result, or an iterable of Results."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "summary") and hasattr(data, "config"):
+        rows = [result_row(data)]
+    elif isinstance(data, dict):
+        rows = [result_row(r) for r in data.values()]
+    else:
+        rows = [result_row(r) for r in data]
+    df = pd.DataFrame(rows)
+    mvs = sorted({r.get("model_version") for r in rows if r.get("model_version")})
+    if mvs:
+        df.attrs["model_version"] = ", ".join(mvs)
+    return df
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows without an error (a missing ``error`` column means every row succeeded)."""
+    if "error" not in df.columns:
+        return df
+    err = df["error"]
+    bad = err.map(lambda v: not _is_missing(v) and str(v) != "")
+    return df[~bad.astype(bool)]
+
+
+def error_rows(df: pd.DataFrame) -> pd.DataFrame:
+    if "error" not in df.columns:
+        return df.iloc[0:0]
+    return df.drop(ok_rows(df).index)
+
+
+def pareto_front(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns") -> pd.Series:
+    """Boolean Series (index of ``df``): True where the row is not dominated when minimising x and y.
+
+    A row is dominated if another row is <= in both and < in one. Equal points are all kept;
+    rows with a missing x or y are never on the front.
+    """
+    xs = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
+    out = np.zeros(len(df), dtype=bool)
+    good = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
+    if len(good):
+        order = good[np.lexsort((ys[good], xs[good]))]
+        best = math.inf  # lowest y among strictly smaller x
+        i = 0
+        while i < len(order):
+            j = i
+            while j < len(order) and xs[order[j]] == xs[order[i]]:
+                j += 1
+            block = order[i:j]
+            m = ys[block].min()
+            if m < best:
+                out[block[ys[block] == m]] = True
+                best = m
+            i = j
+    return pd.Series(out, index=df.index, name="pareto")
+
+
+def merge_intervals(starts, ends, min_gap: float = 0.0, min_width: float = 0.0):
+    """Union of [start, end] intervals, also joining those closer than ``min_gap``.
+
+    Each merged interval is at least ``min_width`` wide (so sub-pixel purges stay visible).
+    Returns two float arrays (starts, ends), sorted.
+    """
+    s = np.asarray(starts, dtype=float)
+    e = np.asarray(ends, dtype=float)
+    keep = np.isfinite(s) & np.isfinite(e)
+    s, e = s[keep], np.maximum(e[keep], s[keep])
+    if not len(s):
+        return np.empty(0), np.empty(0)
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], np.maximum(e[order], s[order] + min_width)
+    run_end = np.maximum.accumulate(e)
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] > run_end[:-1] + min_gap
+    idx = np.flatnonzero(new)
+    ms = s[idx]
+    me = np.append(run_end[idx[1:] - 1], run_end[-1])
+    return ms, me
+
+
+def _page_size(df: pd.DataFrame | None = None, cfg=None) -> int:
+    from .platforms import PLATFORMS
+
+    if df is not None and "page_size" in df.columns:
+        v = pd.to_numeric(df["page_size"], errors="coerce").dropna()
+        if len(v):
+            return int(v.iloc[0])
+    names = []
+    if df is not None and "platform" in df.columns:
+        names = [p for p in df["platform"].dropna().unique()]
+    d = config_dict(cfg)
+    if d.get("page_size"):
+        return int(d["page_size"])
+    if d.get("platform"):
+        names = [d["platform"]]
+    sizes = {PLATFORMS[n].page_size for n in names if isinstance(n, str) and n in PLATFORMS}
+    return sizes.pop() if len(sizes) == 1 else 4096
+
+
+def _log_worthy(values) -> bool:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v) and v.min() > 0 and v.max() / v.min() > 10)
+
+
+def _new_fig(ax):
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=FIGSIZE, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _fmt_value(v) -> str:
+    if _is_missing(v):
+        return "—"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):g}"
+    return str(v)
+
+
+def _group_text(group: str, v) -> str:
+    if group == "ncpus" and not _is_missing(v):
+        return f"{int(v)} CPUs"
+    if group == "lazy_max_pages_cfg":
+        return "lazy_max formula" if _is_missing(v) else f"lazy_max {int(v):,}"
+    return f"{group}={_fmt_value(v)}" if group not in ("kernel", "policy") else _fmt_value(v)
+
+
+def _sort_key(v):
+    """Numbers ascending, then strings, then missing values."""
+    if _is_missing(v):
+        return (2, 0.0, "")
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0.0, str(v))
+
+
+def _constant(df: pd.DataFrame, col: str):
+    if col not in df.columns:
+        return None
+    vals = {_hashable(v) for v in df[col] if not _is_missing(v)}
+    return vals.pop() if len(vals) == 1 else None
+
+
+def _context(df: pd.DataFrame) -> str:
+    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame."""
+    parts = []
+    for col in ("platform", "workload"):
+        v = _constant(df, col)
+        if v is not None:
+            parts.append(str(v))
+    d = _constant(df, "duration_s")
+    if d is not None:
+        parts.append(f"{float(d):g} s simulated")
+    return " · ".join(parts)
+
+
+def _describe_frame(df: pd.DataFrame) -> dict[str, Any]:
+    """Compact provenance of a sweep frame: name, run count, constant and varied config fields."""
+    from .config import SimConfig
+
+    cols = [c for c in list(SimConfig.field_names()) + list(_EXTRA_CONFIG) if c in df.columns
+            and c != "lazy_max_pages"]
+    fixed, varied = {}, {}
+    for c in cols:
+        vals = sorted({_hashable(v) if not _is_missing(v) else None for v in df[c]}, key=_sort_key)
+        vals = [v.item() if hasattr(v, "item") else v for v in vals]
+        if len(vals) == 1:
+            fixed[c] = vals[0]
+        else:
+            varied[c] = vals
+    out: dict[str, Any] = {"runs": int(len(df)), "failed": int(len(error_rows(df)))}
+    if df.attrs.get("name"):
+        out["sweep"] = str(df.attrs["name"])
+    out["fixed"] = fixed
+    out["varied"] = varied
+    return out
+
+
+def provenance(data) -> dict[str, str]:
+    """String metadata of a figure's data: versions, sweep name, config(s)."""
+    from .version import MODEL_VERSION, __version__
+
+    meta = {"vmlab_version": __version__}
+    if isinstance(data, pd.DataFrame):
+        mv = data.attrs.get("model_version")
+        if not mv and "model_version" in data.columns:
+            mv = ", ".join(sorted({str(v) for v in data["model_version"].dropna()}))
+        meta["model_version"] = mv or MODEL_VERSION
+        desc = _describe_frame(data)
+        if "sweep" in desc:
+            meta["sweep"] = desc["sweep"]
+        meta["configs"] = json.dumps(desc, default=str, sort_keys=True)
+    else:
+        results = [data] if hasattr(data, "summary") else list(data)
+        mvs = sorted({str(getattr(r, "model_version", "")) for r in results} - {""})
+        meta["model_version"] = ", ".join(mvs) or MODEL_VERSION
+        cfgs = [config_dict(getattr(r, "config", None)) for r in results]
+        key = "config" if len(cfgs) == 1 else "configs"
+        meta[key] = json.dumps(cfgs[0] if len(cfgs) == 1 else cfgs, default=str, sort_keys=True)
+    return meta
+
+
+def _attach(fig: Figure, meta: dict, title: str | None = None):
+    cur = dict(getattr(fig, "vmlab_metadata", {}) or {})
+    cur.update(meta)
+    if title and "title" not in cur:
+        cur["title"] = title
+    fig.vmlab_metadata = cur
+
+
+def _normalise_labels(d: pd.DataFrame, label: str) -> pd.Series:
+    """Label values; a threshold factor means nothing for non-threshold policies (-> NaN)."""
+    lab = d[label].map(_hashable) if label in d.columns else pd.Series(np.nan, index=d.index)
+    if label == "threshold_factor" and "policy" in d.columns:
+        lab = lab.where(d["policy"] == "threshold", np.nan)
+    return lab
+
+
+def _auto_split(d: pd.DataFrame, group: str) -> str | None:
+    for c in ("kernel", "policy", "ncpus"):
+        if c == group or c not in d.columns:
+            continue
+        vals = d[c].map(_hashable)
+        if vals.nunique(dropna=True) < 2:
+            continue
+        if group not in d.columns or vals.groupby(d[group].map(_hashable), dropna=False).nunique().max() > 1:
+            return c
+    return None
+
+
+def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
+                    group: str = "ncpus", label: str = "threshold_factor", split: str | None = "auto"
+                    ) -> pd.DataFrame:
+    """The aggregated points of `plot_tradeoff`: median x, y (and min/max) per (group, split, label).
+
+    Columns: ``group``, ``split``, ``label``, ``x``, ``x_lo``, ``x_hi``, ``y``, ``y_lo``, ``y_hi``,
+    ``n`` (runs), ``pareto``. Rows with an error or a missing x/y are left out; the number left out
+    is in ``attrs["dropped"]``.
+    """
+    d = ok_rows(df)
+    n_ok = len(d)
+    d = d[pd.to_numeric(d[x], errors="coerce").notna() & pd.to_numeric(d[y], errors="coerce").notna()]
+    if split == "auto":
+        split = _auto_split(d, group)
+    def keycol(c):  # a missing group/split value is its own group
+        return d[c].map(lambda v: "n/a" if _is_missing(v) else _hashable(v))
+
+    t = pd.DataFrame({
+        "group": keycol(group) if group in d.columns else "all",
+        "split": keycol(split) if split else "",
+        "label": _normalise_labels(d, label),
+        "xv": pd.to_numeric(d[x], errors="coerce").astype(float),
+        "yv": pd.to_numeric(d[y], errors="coerce").astype(float),
+    }, index=d.index)
+    g = t.groupby(["group", "split", "label"], dropna=False, sort=False)
+    pts = g.agg(x=("xv", "median"), x_lo=("xv", "min"), x_hi=("xv", "max"),
+                y=("yv", "median"), y_lo=("yv", "min"), y_hi=("yv", "max"),
+                n=("xv", "size")).reset_index()
+    pts["pareto"] = pareto_front(pts, "x", "y").to_numpy() if len(pts) else []
+    pts.attrs["dropped"] = int(n_ok - len(d))
+    pts.attrs["failed"] = int(len(df) - n_ok)
+    pts.attrs["split"] = split
+    return pts
+
+
+# ---------------------------------------------------------------------------------- figures
+def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
+                  group: str = "ncpus", label: str = "threshold_factor", ax=None,
+                  split: str | None = "auto", title: str | None = None) -> Figure:
+    """Purge latency (or max lock wait) against memory growth, one line per ``group``.
+
+    ``x``: ``peak_lazy_pages`` (MiB on the top axis), ``peak_lazy_ratio`` or ``peak_mem_bytes``;
+    ``y``: ``purge_p99_ns``, ``purge_max_ns`` or ``lock_wait_max_ns`` (drawn in ms). Points are
+    annotated with their ``label`` value; rows sharing (group, label) are aggregated by median with
+    min-max error bars. When ``kernel`` or ``policy`` varies within a group (``split="auto"``), the
+    lines are split by it (line style). The Pareto front over all points (minimising x and y) is a
+    gray step line with hollow rings. Log scales where the data spans more than 10x.
+    """
+    fig, ax = _new_fig(ax)
+    pts = tradeoff_points(df, x, y, group, label, split)
+    split = pts.attrs["split"]
+    _, xf, xunit = column_unit(x)
+    _, yf, yunit = column_unit(y)
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
+    context = _context(ok_rows(df)) if len(df) else ""
+    main = title or f"{column_unit(y)[0]} vs {column_unit(x)[0]}"
+    if not len(pts):
+        ax.text(0.5, 0.5, "no successful runs with this x and y", transform=ax.transAxes,
+                ha="center", va="center")
+        ax.set_title(main + (f"\n{context}" if context else ""), fontsize=9)
+        _attach(fig, provenance(df), main)
+        return fig
+
+    groups = sorted(pts["group"].unique(), key=_sort_key)
+    splits = sorted(pts["split"].unique(), key=_sort_key)
+    cmap = colormaps["viridis"]
+    numeric_label = pd.to_numeric(pts["label"], errors="coerce").notna().any()
+    for gi, gv in enumerate(groups):
+        color = cmap(0.85 * gi / max(1, len(groups) - 1))
+        for si, sv in enumerate(splits):
+            sub = pts[(pts["group"] == gv) & (pts["split"] == sv)]
+            if not len(sub):
+                continue
+            if numeric_label:
+                sub = sub.assign(_k=pd.to_numeric(sub["label"], errors="coerce")).sort_values(
+                    ["_k", "x"], na_position="last")
+            else:
+                sub = sub.sort_values("x")
+            style = si if split else gi
+            ls = LINESTYLES[style % len(LINESTYLES)]
+            name = _group_text(group, gv) + (f", {_group_text(split, sv)}" if split else "")
+            xs, ys = sub["x"].to_numpy() * xf, sub["y"].to_numpy() * yf
+            ax.plot(xs, ys, color=color, ls=ls, marker=MARKERS[style % len(MARKERS)], ms=5, lw=1.3,
+                    mfc=color if not split or gi % 2 == 0 else "white", mec=color,
+                    label=name, gid=f"group:{name}")
+            multi = sub["n"].to_numpy() > 1
+            if multi.any():
+                ax.errorbar(xs[multi], ys[multi],
+                            xerr=[xs[multi] - sub["x_lo"].to_numpy()[multi] * xf,
+                                  sub["x_hi"].to_numpy()[multi] * xf - xs[multi]],
+                            yerr=[ys[multi] - sub["y_lo"].to_numpy()[multi] * yf,
+                                  sub["y_hi"].to_numpy()[multi] * yf - ys[multi]],
+                            fmt="none", ecolor=color, elinewidth=0.8, capsize=2, alpha=0.8,
+                            label="_nolegend_", gid="spread")
+            texts: dict[tuple[float, float], list[str]] = {}
+            for xv, yv, lv in zip(xs, ys, sub["label"]):  # coincident points share one label
+                if not _is_missing(lv):
+                    texts.setdefault((float(xv), float(yv)), []).append(_fmt_value(lv))
+            for (xv, yv), labs in texts.items():
+                ax.annotate(",".join(labs), (xv, yv), xytext=(3, 3), textcoords="offset points",
+                            fontsize=6.5, color="0.15", gid="point-label")
+
+    front = pts[pts["pareto"]].sort_values("x")
+    fx, fy = front["x"].to_numpy() * xf, front["y"].to_numpy() * yf
+    ax.step(fx, fy, where="post", color="0.55", lw=3.5, alpha=0.6, zorder=0.5, solid_capstyle="butt",
+            label="_nolegend_", gid="pareto")
+    ax.plot(fx, fy, ls="none", marker="o", ms=12, mfc="none", mec="black", mew=1.1,
+            label=f"Pareto front ({len(front)} points)", gid="pareto-points", zorder=3)
+
+    allx = np.concatenate([pts["x_lo"], pts["x_hi"]]) * xf
+    ally = np.concatenate([pts["y_lo"], pts["y_hi"]]) * yf
+    if _log_worthy(allx):
+        ax.set_xscale("log")
+    if _log_worthy(ally):
+        ax.set_yscale("log")
+    if x.endswith("_pages"):
+        ps = _page_size(df)
+        sec = ax.secondary_xaxis("top", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
+        sec.set_xlabel(f"{column_unit(x)[0]} (MiB, {ps // 1024} KiB pages)", fontsize=8)
+        sec.tick_params(labelsize=7)
+
+    sub_parts = [p for p in (context,) if p]
+    nmax = int(pts["n"].max())
+    if nmax > 1:
+        sub_parts.append(f"median of up to {nmax} runs, bars min–max")
+    if pts.attrs["failed"]:
+        sub_parts.append(f"{_plural(pts.attrs['failed'], 'failed run')} not shown")
+    if pts.attrs["dropped"]:
+        sub_parts.append(f"{_plural(pts.attrs['dropped'], 'run')} without {y} not shown")
+    ax.set_title(_title(main, sub_parts), fontsize=9)
+    ltitle = f"points: {column_unit(label)[0]}" if label else None
+    ax.legend(fontsize=7, title=ltitle, title_fontsize=7, loc="best", framealpha=0.85)
+    ax.grid(True, which="major", alpha=0.3)
+    meta = provenance(df)
+    _attach(fig, meta, main)
+    return fig
+
+
+def _plural(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+def _sget(summary, key) -> float:
+    if summary is None:
+        return math.nan
+    try:
+        v = summary[key] if key in summary else None
+    except (TypeError, KeyError):
+        v = getattr(summary, key, None)
+    if _is_missing(v):
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _describe_run(cfg) -> str:
+    d = config_dict(cfg)
+    parts = []
+    for k in ("platform", "workload"):
+        if d.get(k):
+            parts.append(str(_hashable(d[k])))
+    if d.get("ncpus"):
+        parts.append(f"{int(d['ncpus'])} CPUs")
+    if d.get("policy") or kernel_of(d):
+        parts.append(run_label(d))
+    return " · ".join(parts)
+
+
+def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
+    """vmap_lazy_nr over time with lazy_max_pages, the resched threshold, purges and OOM.
+
+    Works on a `Result` or on any object with ``timeseries`` (``vmap_lazy_nr``, index or column
+    ``time_ns``), ``purges`` (``start_ns`` and ``end_ns`` or ``duration_ns``) and ``summary``
+    (values may be missing or NaN), e.g. a kernel trace.
+    """
+    fig, ax = _new_fig(ax)
+    ts = result.timeseries
+    cfg = getattr(result, "config", None)
+    summ = getattr(result, "summary", None)
+    t_ns = ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns else np.asarray(ts.index, dtype=float)
+    lazy = pd.to_numeric(ts["vmap_lazy_nr"], errors="coerce").to_numpy(dtype=float)
+    t = t_ns / 1e9
+    ax.plot(t, lazy, color="black", lw=1.1, marker="." if len(t) < 40 else None,
+            label="vmap_lazy_nr", gid="vmap_lazy_nr", zorder=2)
+
+    lazy_max = _sget(summ, "lazy_max_pages")
+    if math.isnan(lazy_max) and hasattr(cfg, "resolved"):
+        try:
+            lazy_max = float(cfg.resolved().lazy_max_pages)
+        except Exception:  # noqa: BLE001
+            pass
+    thresh = _sget(summ, "resched_threshold_pages")
+    if math.isnan(thresh) and not math.isnan(lazy_max):
+        thresh = 2.0 * lazy_max
+    d = config_dict(cfg)
+    ymax = np.nanmax(lazy) if np.isfinite(lazy).any() else 0.0
+    if not math.isnan(lazy_max):
+        ax.axhline(lazy_max, color="0.35", ls="--", lw=1.2, gid="lazy_max",
+                   label=f"lazy_max_pages = {lazy_max:,.0f}")
+        ymax = max(ymax, lazy_max)
+    if not math.isnan(thresh):
+        note = ""
+        if d.get("policy") and d["policy"] != "threshold":
+            note = f" (unused by {d['policy']})"
+        ax.axhline(thresh, color="0.1", ls=":", lw=1.4, gid="resched_threshold",
+                   label=f"resched threshold = {thresh:,.0f}{note}")
+        ymax = max(ymax, thresh)
+
+    # time extent
+    sim_ns = _sget(summ, "sim_ns")
+    pr = getattr(result, "purges", None)
+    starts = ends = np.empty(0)
+    if pr is not None and len(pr) and "start_ns" in pr.columns:
+        starts = pd.to_numeric(pr["start_ns"], errors="coerce").to_numpy(dtype=float)
+        if "end_ns" in pr.columns:
+            ends = pd.to_numeric(pr["end_ns"], errors="coerce").to_numpy(dtype=float)
+        elif "duration_ns" in pr.columns:
+            ends = starts + pd.to_numeric(pr["duration_ns"], errors="coerce").to_numpy(dtype=float)
+        else:
+            starts = np.empty(0)
+    cand = [v for v in (np.nanmax(t_ns) if len(t_ns) else np.nan, sim_ns,
+                        np.nanmax(ends) if len(ends) and np.isfinite(ends).any() else np.nan)
+            if not math.isnan(v)]
+    t_end = max(cand) if cand else 1.0
+    t0 = min(0.0, np.nanmin(t_ns)) if len(t_ns) else 0.0
+    if t_end <= t0:
+        t_end = t0 + 1.0
+    oom = bool(_sget(summ, "oom") == 1.0)
+    oom_t = _sget(summ, "oom_time_ns") if oom else math.nan
+    ax.set_xlim(t0 / 1e9, (t_end + (0.04 * (t_end - t0) if oom else 0.0)) / 1e9)
+
+    if len(starts):
+        px = max(float(ax.bbox.width), 100.0)
+        ns_per_px = (t_end - t0) / px
+        ms_, me_ = merge_intervals(starts, ends, min_gap=ns_per_px, min_width=ns_per_px)
+        verts = [[(a / 1e9, 0), (a / 1e9, 1), (b / 1e9, 1), (b / 1e9, 0)] for a, b in zip(ms_, me_)]
+        coll = PolyCollection(verts, transform=ax.get_xaxis_transform(), facecolors="0.75",
+                              edgecolors="none", alpha=0.55, zorder=0,
+                              label=f"purge running ({len(starts):,} purges)")
+        coll.set_gid("purge_spans")
+        ax.add_collection(coll, autolim=False)
+
+    if oom:
+        if not math.isnan(oom_t):
+            ax.axvline(oom_t / 1e9, color="black", ls="-.", lw=1.6, gid="oom", label="OOM")
+            right = oom_t - t0 > 0.6 * (t_end - t0)
+            ax.text(oom_t / 1e9, 0.6, f"OOM at {oom_t / 1e6:.3g} ms ", transform=ax.get_xaxis_transform(),
+                    ha="right" if right else "left", va="center", fontsize=8, fontweight="bold",
+                    gid="oom_text", bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+        else:
+            ax.text(0.99, 0.97, "OOM (time unknown)", transform=ax.transAxes, ha="right", va="top",
+                    fontsize=8, fontweight="bold", gid="oom_text")
+
+    ax.set_ylim(0, max(ymax, 1.0) * 1.3)  # headroom for the legend
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("vmap_lazy_nr (pages)")
+    ps = _page_size(cfg=cfg)
+    sec = ax.secondary_yaxis("right", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
+    sec.set_ylabel(f"vmap_lazy_nr (MiB, {ps // 1024} KiB pages)")
+    main = title or "vmap_lazy_nr over time"
+    ctx = _describe_run(cfg)
+    ax.set_title(main + (f"\n{ctx}" if ctx else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.9, ncols=2)
+    ax.grid(True, alpha=0.3)
+    meta = provenance(result) if hasattr(result, "summary") else {}
+    _attach(fig, meta, main)
+    return fig
+
+
+def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, agg: str = "median", ax=None,
+                 title: str | None = None, log: bool | None = None) -> Figure:
+    """``value`` (aggregated by ``agg`` over the other columns) on the grid of two swept columns.
+
+    Cells are annotated; missing cells are hatched. Missing keys (e.g. ``lazy_max_pages_cfg`` =
+    None, the kernel formula) form their own row/column, shown as "formula"/"—".
+    """
+    fig, ax = _new_fig(ax)
+    d = ok_rows(df)
+    vtext, vf, vunit = column_unit(value)
+    key = lambda s: s.map(_hashable)  # noqa: E731
+    t = pd.DataFrame({"x": key(d[x]), "y": key(d[y]),
+                      "v": pd.to_numeric(d[value], errors="coerce").astype(float) * vf})
+    main = title or f"{vtext} by {column_unit(x)[0]} and {column_unit(y)[0]}"
+    if not len(t):
+        ax.text(0.5, 0.5, "no successful runs", transform=ax.transAxes, ha="center", va="center")
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(axis_label(y))
+        ax.set_title(main, fontsize=9)
+        _attach(fig, provenance(df), main)
+        return fig
+    xs = sorted(t["x"].unique(), key=_sort_key)
+    ys = sorted(t["y"].unique(), key=_sort_key)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    counts = np.zeros_like(grid, dtype=int)
+    for (xv, yv), sub in t.groupby(["x", "y"], dropna=False):
+        i = next(k for k, v in enumerate(ys) if (v == yv) or (_is_missing(v) and _is_missing(yv)))
+        j = next(k for k, v in enumerate(xs) if (v == xv) or (_is_missing(v) and _is_missing(xv)))
+        vals = sub["v"].dropna()
+        counts[i, j] = len(sub)
+        if len(vals):
+            grid[i, j] = float(getattr(vals, agg)())
+    finite = grid[np.isfinite(grid)]
+    if log is None:
+        log = _log_worthy(finite)
+    norm = (LogNorm(finite.min(), finite.max()) if log and len(finite) else
+            Normalize(finite.min() if len(finite) else 0, finite.max() if len(finite) else 1))
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            v = grid[i, j]
+            if np.isfinite(v):
+                lum = np.dot(cmap(norm(v))[:3], (0.299, 0.587, 0.114))
+                ax.text(j, i, _short_num(v), ha="center", va="center", fontsize=7,
+                        color="black" if lum > 0.5 else "white", gid="cell")
+            else:
+                ax.add_patch(_hatch_cell(j, i))
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3", gid="cell-missing")
+
+    def ticks(vals, col):
+        if col == "lazy_max_pages_cfg":
+            return ["formula" if _is_missing(v) else f"{int(v):,}" for v in vals]
+        return [_fmt_value(v) for v in vals]
+
+    ax.set_xticks(range(len(xs)), ticks(xs, x), fontsize=7)
+    ax.set_yticks(range(len(ys)), ticks(ys, y), fontsize=7)
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label(f"{vtext} ({vunit}), {agg}" if vunit else f"{vtext}, {agg}")
+    cb.ax.tick_params(labelsize=7)
+    ctx = _context(d) if len(d) else ""
+    nfail = len(df) - len(d)
+    over = [c for c in ("kernel", "policy", "ncpus", "threshold_factor", "lazy_max_pages_cfg",
+                        "platform", "workload", "seed") if c in d.columns and c not in (x, y)
+            and d[c].map(_hashable).nunique(dropna=False) > 1]
+    extra = [ctx, f"{agg} over {', '.join(over)}" if over else "",
+             f"{_plural(nfail, 'failed run')} not shown" if nfail else ""]
+    ax.set_title(_title(main, extra), fontsize=9)
+    _attach(fig, provenance(df), main)
+    return fig
+
+
+def _title(main: str, parts: list[str], width: int = 78) -> str:
+    """The title and a wrapped subtitle (joined with ' · ') that fits an email-sized figure."""
+    import textwrap
+
+    sub = " · ".join(p for p in parts if p)
+    return main + ("\n" + "\n".join(textwrap.wrap(sub, width)) if sub else "")
+
+
+def _hatch_cell(j, i):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.7", lw=0)
+
+
+def _short_num(v: float) -> str:
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.2g}"
+
+
+#: quantile points of the latency table and where they sit on the y axis
+CDF_LEVELS = (("p50", 0.5), ("p99", 0.99), ("p999", 0.999), ("max", 0.9999))
+_KIND_TEXT = {"alloc": "vmalloc", "free": "vfree", "lock_wait": "lock wait", "lock_hold": "lock hold",
+              "purge": "purge"}
+
+
+def plot_latency_cdf(results, kinds: Iterable[str] = ("alloc", "lock_wait"), labels=None, ax=None,
+                     title: str | None = None) -> Figure:
+    """Latency CDFs per run through the known quantiles (p50, p99, p99.9, max) of ``latency``.
+
+    One colour and marker per result, one line style per kind; log-x in µs (ms when the largest
+    value exceeds 5 ms). The y axis is a logit scale so the tail is readable; the maximum (level
+    1) is drawn on the axis's top row, labelled "max".
+    """
+    fig, ax = _new_fig(ax)
+    if hasattr(results, "latency"):
+        results = [results]
+    elif isinstance(results, dict):
+        if labels is None:
+            labels = list(results.keys())
+        results = list(results.values())
+    else:
+        results = list(results)
+    kinds = tuple(kinds)
+    if labels is None:
+        labels = [run_label(getattr(r, "config", None)) for r in results]
+        if len(set(labels)) < len(labels):  # add the config fields that differ
+            dicts = [config_dict(getattr(r, "config", None)) for r in results]
+            keys = [k for k in dicts[0] if k not in ("seed",) and
+                    len({str(dd.get(k)) for dd in dicts}) > 1] if dicts else []
+            labels = [lab + (" " + " ".join(f"{k}={_fmt_value(_hashable(dd.get(k)))}" for k in keys[:3])
+                             if keys else f" #{i + 1}") for i, (lab, dd) in enumerate(zip(labels, dicts))]
+    labels = list(labels)
+    if len(labels) != len(results):
+        raise ValueError(f"labels has {len(labels)} entries for {len(results)} results")
+
+    allmax = 0.0
+    for r in results:
+        for k in kinds:
+            if k in r.latency.index:
+                v = pd.to_numeric(r.latency.loc[k, ["p50", "p99", "p999", "max"]], errors="coerce")
+                if v.notna().any():
+                    allmax = max(allmax, float(v.max()))
+    scale, unit = (1e-6, "ms") if allmax > 5e6 else (1e-3, "µs")
+    cmap = colormaps["viridis"]
+    for ri, (r, lab) in enumerate(zip(results, labels)):
+        color = cmap(0.85 * ri / max(1, len(results) - 1))
+        for ki, k in enumerate(kinds):
+            if k not in r.latency.index:
+                continue
+            row = r.latency.loc[k]
+            if _is_missing(row.get("count")) or float(row.get("count", 0) or 0) == 0:
+                continue
+            xs, qs = [], []
+            for col, q in CDF_LEVELS:
+                v = row.get(col)
+                if not _is_missing(v) and float(v) > 0:
+                    xs.append(float(v) * scale)
+                    qs.append(q)
+            if not xs:
+                continue
+            ax.plot(xs, qs, color=color, ls=LINESTYLES[ki % len(LINESTYLES)],
+                    marker=MARKERS[ri % len(MARKERS)], ms=4.5, lw=1.3,
+                    label=f"{lab} · {_KIND_TEXT.get(k, k)}", gid=f"cdf:{lab}:{k}")
+    ax.set_xscale("log")
+    ax.set_yscale("logit")
+    ax.set_ylim(0.3, 0.99993)
+    ax.set_yticks([0.5, 0.9, 0.99, 0.999, 0.9999], ["p50", "p90", "p99", "p99.9", "max"])
+    ax.yaxis.set_minor_formatter("")
+    ax.set_xlabel(f"latency ({unit})")
+    ax.set_ylabel("quantile (fraction of operations ≤ x)")
+    ctxs = {_describe_run(getattr(r, "config", None)).rsplit(" · ", 1)[0] for r in results}
+    main = title or ("latency: " + ", ".join(_KIND_TEXT.get(k, k) for k in kinds))
+    ctx = ctxs.pop() if len(ctxs) == 1 else ""
+    ax.set_title(main + (f"\n{ctx}" if ctx else "") , fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
+    ax.grid(True, which="major", alpha=0.3)
+    _attach(fig, provenance(results), main)
+    return fig
+
+
+def __getattr__(name):  # `from vmlab.plots import export_figure` works too
+    if name in ("export_figure", "email_summary", "write_email"):
+        from . import export
+
+        return getattr(export, name)
+    raise AttributeError(name)
+
+
+__all__ = ["plot_tradeoff", "plot_timeseries", "plot_heatmap", "plot_latency_cdf", "pareto_front",
+           "merge_intervals", "tradeoff_points", "export_figure", "email_summary", "write_email"]
