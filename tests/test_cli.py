@@ -86,3 +86,19 @@ def test_sweep_writes_dataset_figures_and_email(tmp_path):
     # a second run is served from the cache and writes the same dataset
     p2 = vmlab("sweep", "data/grids/smoke.toml", "--out", str(out), "--workers", "2", "--quiet")
     assert p2.returncode == 0 and len(list((out / "sweep").glob("*.parquet"))) == 8
+
+
+def test_figures_main_job_writes_the_standard_set(tmp_path):
+    p = vmlab("figures", "--out", str(tmp_path), "--duration", "0.1", "--workers", "2", "--quiet")
+    assert p.returncode == 0, p.stderr
+    stems = ["tradeoff-purge", "tradeoff-lockwait", "heatmap-ncpus", "heatmap-lazymax",
+             "timeseries-5.0", "timeseries-5.1", "latency-cdf"]
+    for stem in stems:
+        for ext in ("png", "svg", "pdf"):
+            f = tmp_path / f"seed-threshold-{stem}.{ext}"
+            assert f.stat().st_size > 1000, f
+    text = (tmp_path / "seed-threshold.txt").read_text()
+    assert "vmlab figures --out" in text and "5.0" in text and "5.1" in text
+    assert max(len(line) for line in text.splitlines()) <= 72
+    # 5.1 x 6 thresholds x 4 CPU counts x 3 lazy_max + 5.0 x 4 x 3, two seeds each
+    assert len(list((tmp_path / "sweep").glob("*.parquet"))) == (72 + 12) * 2

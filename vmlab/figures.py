@@ -6,8 +6,9 @@ hikey960 under test_vmalloc.sh stress:
 * a sweep of 5.1's threshold factor x CPU count x lazy_max_pages, and 5.0 (always-resched) at
   the same CPU counts, cached under ``data/sweeps/seed-threshold/``;
 * the trade-off figures (memory growth against purge latency and against the lock wait that
-  allocators feel), a heatmap of peak vmap_lazy_nr, the time series of 5.0 and 5.1 on 8 CPUs and
-  their latency distributions;
+  allocators feel; lazy_max_pages from the kernel formula), heatmaps of peak vmap_lazy_nr over
+  threshold x CPUs and of purge p99 over threshold x lazy_max_pages (8 CPUs), the time series of
+  5.0 and 5.1 on 8 CPUs and their latency distributions;
 * ``seed-threshold.txt``, the plain-text summary for the mailing list.
 
 Everything goes to ``data/figures/seed-threshold/`` (or ``out``) as PNG, SVG and PDF.
@@ -72,7 +73,7 @@ def standard_figures(out: str | Path | None = None, workers: int | None = None,
     matplotlib.use("Agg", force=False)
     from .export import email_summary, export_figure, write_email
     from .model import simulate
-    from .plots import plot_latency_cdf, plot_timeseries
+    from .plots import plot_heatmap, plot_latency_cdf, plot_timeseries, plot_tradeoff
 
     name = "seed-threshold"
     base_kw = dict(SEED_BASE)
@@ -86,7 +87,22 @@ def standard_figures(out: str | Path | None = None, workers: int | None = None,
     kw = dict(seeds=SEED_SEEDS, name=name, out=sweep_dir, workers=workers, progress=progress)
     df = pd.concat([sweep(base, SEED_GRID_51, **kw), sweep(base, SEED_GRID_50, **kw)],
                    ignore_index=True)
-    paths = sweep_outputs(df, fig_dir, name, command=command, email=False)
+    ok = df[df.error.isna()]
+    formula = ok[ok.lazy_max_pages_cfg.isna()]
+    meta = {"sweep": name}
+    paths: list[Path] = []
+    # the mission's figure: memory growth against purge latency and allocator lock wait, per CPU
+    # count, 5.0 against 5.1's threshold factors, lazy_max_pages from the kernel formula
+    for y, stem in (("purge_p99_ns", "tradeoff-purge"), ("lock_wait_max_ns", "tradeoff-lockwait")):
+        fig = plot_tradeoff(formula, x="peak_lazy_pages", y=y, group="ncpus", label="threshold_factor")
+        paths += export_figure(fig, fig_dir / f"{name}-{stem}", metadata=meta)
+    t51 = ok[ok.kernel == "5.1"]
+    fig = plot_heatmap(t51[t51.lazy_max_pages_cfg.isna()], x="threshold_factor", y="ncpus",
+                       value="peak_lazy_ratio")
+    paths += export_figure(fig, fig_dir / f"{name}-heatmap-ncpus", metadata=meta)
+    fig = plot_heatmap(t51[t51.ncpus == 8].assign(lazy_max_pages=t51.lazy_max_pages), x="threshold_factor",
+                       y="lazy_max_pages", value="purge_p99_ns")
+    paths += export_figure(fig, fig_dir / f"{name}-heatmap-lazymax", metadata=meta)
 
     # the two kernels side by side on the seed's board: 8 CPUs, kernel formula
     results = {}

@@ -644,6 +644,19 @@ def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
             ends = starts + pd.to_numeric(pr["duration_ns"], errors="coerce").to_numpy(dtype=float)
         else:
             starts = np.empty(0)
+    # a purge still running at the end is not in the purge table: take it from the time series
+    ts_ = getattr(result, "timeseries", None)
+    if ts_ is not None and "purge_active" in getattr(ts_, "columns", ()) and len(ts_) and ts_["purge_active"].iloc[-1]:
+        act = ts_["purge_active"].to_numpy() != 0
+        idle = np.flatnonzero(~act)
+        first = idle[-1] + 1 if len(idle) else 0
+        t_first = float(ts_.index[first])
+        last_end = np.nanmax(ends) if len(ends) and np.isfinite(ends).any() else -np.inf
+        t_open = max(t_first, last_end)
+        t_last = max(float(ts_.index[-1]), sim_ns if not math.isnan(sim_ns) else 0.0)
+        if t_last > t_open:
+            starts = np.append(starts, t_open)
+            ends = np.append(ends, t_last)
     cand = [v for v in (np.nanmax(t_ns) if len(t_ns) else np.nan, sim_ns,
                         np.nanmax(ends) if len(ends) and np.isfinite(ends).any() else np.nan)
             if not math.isnan(v)]
