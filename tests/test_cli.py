@@ -98,7 +98,10 @@ def test_figures_main_job_writes_the_standard_set(tmp_path):
             f = tmp_path / f"seed-threshold-{stem}.{ext}"
             assert f.stat().st_size > 1000, f
     text = (tmp_path / "seed-threshold.txt").read_text()
-    assert "vmlab figures --out" in text and "5.0" in text and "5.1" in text
+    command = text.split("Reproduce with:")[1].replace("\\\n", " ").split()
+    assert command[:2] == ["vmlab", "figures"] and str(tmp_path) in command
+    assert command[command.index("--duration") + 1] == "0.1"
+    assert "5.0" in text and "5.1" in text
     assert max(len(line) for line in text.splitlines()) <= 72
     # 5.1 x 6 thresholds x 4 CPU counts x 3 lazy_max + 5.0 x 4 x 3, two seeds each
     assert len(list((tmp_path / "sweep").glob("*.parquet"))) == (72 + 12) * 2

@@ -83,7 +83,8 @@ def standard_figures(out: str | Path | None = None, workers: int | None = None,
     root = Path(out) if out is not None else default_root()
     sweep_dir = root / "sweeps" / name if out is None else root / "sweep"
     fig_dir = root / "figures" / name if out is None else root
-    command = "vmlab figures" + (f" --out {shlex.quote(str(out))}" if out is not None else "")
+    command = "vmlab figures" + (f" --out {shlex.quote(str(out))}" if out is not None else "") \
+        + (f" --duration {duration_s:g}" if duration_s is not None else "")
     kw = dict(seeds=SEED_SEEDS, name=name, out=sweep_dir, workers=workers, progress=progress)
     df = pd.concat([sweep(base, SEED_GRID_51, **kw), sweep(base, SEED_GRID_50, **kw)],
                    ignore_index=True)
