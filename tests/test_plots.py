@@ -155,15 +155,21 @@ def test_tradeoff_lines_units_and_front(runs):
         assert f"{t:g}" in labels
     # seeds aggregated: spread drawn
     assert any(c.get_gid() == "spread" for c in ax.collections)
-    # the front is exactly the non-dominated aggregated points, and in ms
+    # the front is exactly the non-dominated aggregated points of each CPU count, and in ms
     pts = tradeoff_points(df)
-    want = _brute_front(pts.x.to_numpy(), pts.y.to_numpy())
+    want = set()
+    for _, sub in pts.groupby("group"):
+        want |= {sub.index[i] for i in _brute_front(sub.x.to_numpy(), sub.y.to_numpy())}
     (front,) = _lines(ax, "pareto-points")
     got = set(zip(np.round(front.get_xdata(), 6), np.round(front.get_ydata(), 9)))
     exp = {(round(pts.x[i], 6), round(pts.y[i] * 1e-6, 9)) for i in want}
     assert got == exp and len(front.get_xdata()) == len(want)
-    (step,) = [ln for ln in ax.lines if ln.get_gid() == "pareto"]
-    assert len(step.get_xdata()) == len(want)
+    steps = [ln for ln in ax.lines if ln.get_gid() == "pareto"]
+    assert len(steps) == pts.group.nunique() and sum(len(ln.get_xdata()) for ln in steps) == len(want)
+    # over all points instead
+    fig_all = plot_tradeoff(df, pareto="all")
+    (front_all,) = _lines(fig_all.axes[0], "pareto-points")
+    assert len(front_all.get_xdata()) == len(_brute_front(pts.x.to_numpy(), pts.y.to_numpy()))
     assert "hikey960" in ax.get_title() and "stress" in ax.get_title()
     assert fig.get_figwidth() == pytest.approx(6.4)
 

@@ -422,8 +422,8 @@ def _auto_split(d: pd.DataFrame, group: str) -> str | None:
 
 
 def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
-                    group: str = "ncpus", label: str = "threshold_factor", split: str | None = "auto"
-                    ) -> pd.DataFrame:
+                    group: str = "ncpus", label: str = "threshold_factor", split: str | None = "auto",
+                    pareto: str = "group") -> pd.DataFrame:
     """The aggregated points of `plot_tradeoff`: median x, y (and min/max) per (group, split, label).
 
     Columns: ``group``, ``split``, ``label``, ``x``, ``x_lo``, ``x_hi``, ``y``, ``y_lo``, ``y_hi``,
@@ -449,7 +449,13 @@ def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purg
     pts = g.agg(x=("xv", "median"), x_lo=("xv", "min"), x_hi=("xv", "max"),
                 y=("yv", "median"), y_lo=("yv", "min"), y_hi=("yv", "max"),
                 n=("xv", "size")).reset_index()
-    pts["pareto"] = pareto_front(pts, "x", "y").to_numpy() if len(pts) else []
+    if not len(pts):
+        pts["pareto"] = []
+    elif pareto == "group":   # the choices that are not dominated at the same group (CPU count)
+        pts["pareto"] = pd.concat([pareto_front(sub, "x", "y") for _, sub in pts.groupby("group", sort=False)]
+                                  ).reindex(pts.index).to_numpy()
+    else:
+        pts["pareto"] = pareto_front(pts, "x", "y").to_numpy()
     pts.attrs["dropped"] = int(n_ok - len(d))
     pts.attrs["failed"] = int(len(df) - n_ok)
     pts.attrs["split"] = split
@@ -459,18 +465,20 @@ def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purg
 # ---------------------------------------------------------------------------------- figures
 def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
                   group: str = "ncpus", label: str = "threshold_factor", ax=None,
-                  split: str | None = "auto", title: str | None = None) -> Figure:
+                  split: str | None = "auto", title: str | None = None, pareto: str = "group") -> Figure:
     """Purge latency (or max lock wait) against memory growth, one line per ``group``.
 
     ``x``: ``peak_lazy_pages`` (MiB on the top axis), ``peak_lazy_ratio`` or ``peak_mem_bytes``;
     ``y``: ``purge_p99_ns``, ``purge_max_ns`` or ``lock_wait_max_ns`` (drawn in ms). Points are
     annotated with their ``label`` value; rows sharing (group, label) are aggregated by median with
     min-max error bars. When ``kernel`` or ``policy`` varies within a group (``split="auto"``), the
-    lines are split by it (line style). The Pareto front over all points (minimising x and y) is a
-    gray step line with hollow rings. Log scales where the data spans more than 10x.
+    lines are split by it (line style). The Pareto front (minimising x and y) is marked with hollow
+    rings and a gray step line: per group by default (``pareto="group"``: the thresholds not
+    dominated at the same CPU count), or over all points (``pareto="all"``). Log scales where the
+    data spans more than 10x.
     """
     fig, ax = _new_fig(ax)
-    pts = tradeoff_points(df, x, y, group, label, split)
+    pts = tradeoff_points(df, x, y, group, label, split, pareto)
     split = pts.attrs["split"]
     _, xf, xunit = column_unit(x)
     _, yf, yunit = column_unit(y)
@@ -525,11 +533,13 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
                             fontsize=6.5, color="0.15", gid="point-label")
 
     front = pts[pts["pareto"]].sort_values("x")
+    for _, sub in (front.groupby("group", sort=False) if pareto == "group" else [(None, front)]):
+        ax.step(sub["x"].to_numpy() * xf, sub["y"].to_numpy() * yf, where="post", color="0.55", lw=3.5,
+                alpha=0.6, zorder=0.5, solid_capstyle="butt", label="_nolegend_", gid="pareto")
     fx, fy = front["x"].to_numpy() * xf, front["y"].to_numpy() * yf
-    ax.step(fx, fy, where="post", color="0.55", lw=3.5, alpha=0.6, zorder=0.5, solid_capstyle="butt",
-            label="_nolegend_", gid="pareto")
+    what = "per " + (group if group != "ncpus" else "CPU count") if pareto == "group" else "all points"
     ax.plot(fx, fy, ls="none", marker="o", ms=12, mfc="none", mec="black", mew=1.1,
-            label=f"Pareto front ({len(front)} points)", gid="pareto-points", zorder=3)
+            label=f"Pareto front, {what} ({len(front)})", gid="pareto-points", zorder=3)
 
     allx = np.concatenate([pts["x_lo"], pts["x_hi"]]) * xf
     ally = np.concatenate([pts["y_lo"], pts["y_hi"]]) * yf
