@@ -1100,20 +1100,13 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 kind = OP_CPU
                 W[w, WS_OP_SIZE] = PCPU_ALLOCS * c_pcpu
                 break
-            if W[w, WS_P1] >= 0:
-                kind = OP_FREE
-                W[w, WS_OP_KEY] = W[w, WS_P1]
-                W[w, WS_P1] = -1
-                break
-            if W[w, WS_P2] >= 0:
-                kind = OP_FREE
-                W[w, WS_OP_KEY] = W[w, WS_P2]
-                W[w, WS_P2] = -1
-                break
-            if W[w, WS_BLK] >= 0:
-                kind = OP_FREE
-                W[w, WS_OP_KEY] = W[w, WS_BLK]
-                W[w, WS_BLK] = -1
+            for col in (WS_P1, WS_P2, WS_BLK):
+                if W[w, col] >= 0:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = W[w, col]
+                    W[w, col] = -1
+                    break
+            if kind != OP_NONE:
                 break
             if W[w, WS_HN] > 0:
                 W[w, WS_HN] -= 1
@@ -1124,15 +1117,13 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                     W[w, WS_OP_KEY] = k
                     break
                 continue
-            if W[w, WS_ARR1] >= 0:
-                kind = OP_FREE
-                W[w, WS_OP_KEY] = W[w, WS_ARR1]
-                W[w, WS_ARR1] = -1
-                break
-            if W[w, WS_ARR2] >= 0:
-                kind = OP_FREE
-                W[w, WS_OP_KEY] = W[w, WS_ARR2]
-                W[w, WS_ARR2] = -1
+            for col in (WS_ARR1, WS_ARR2):
+                if W[w, col] >= 0:
+                    kind = OP_FREE
+                    W[w, WS_OP_KEY] = W[w, col]
+                    W[w, col] = -1
+                    break
+            if kind != OP_NONE:
                 break
             # the repetition is over
             if W[w, WS_FAIL]:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .plots import (
+    short_number,
     _hashable,
     _is_missing,
     _sort_key,
@@ -306,23 +307,8 @@ def ascii_chart(points: Iterable[tuple[str, float, float]], xlabel: str, ylabel:
     return out
 
 
-def _short(v: float) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 10000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    if a >= 0.01:
-        return f"{v:.3f}"
-    return f"{v:.2g}"
+_short = short_number
+
 
 
 # ---------------------------------------------------------------------------------- email text

@@ -760,7 +760,7 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, agg: str = "media
             v = grid[i, j]
             if np.isfinite(v):
                 lum = np.dot(cmap(norm(v))[:3], (0.299, 0.587, 0.114))
-                ax.text(j, i, _short_num(v), ha="center", va="center", fontsize=7,
+                ax.text(j, i, short_number(v), ha="center", va="center", fontsize=7,
                         color="black" if lum > 0.5 else "white", gid="cell")
             else:
                 ax.add_patch(_hatch_cell(j, i))
@@ -804,11 +804,14 @@ def _hatch_cell(j, i):
     return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.7", lw=0)
 
 
-def _short_num(v: float) -> str:
+def short_number(v: float) -> str:
+    """A number in as few characters as reads well: 12,345 / 123 / 12.3 / 1.23 / 0.012 / 1.2e-05."""
+    if v is None or not math.isfinite(v):
+        return "-"
     a = abs(v)
     if a == 0:
         return "0"
-    if a >= 1000:
+    if a >= 10000:
         return f"{v:,.0f}"
     if a >= 100:
         return f"{v:.0f}"
@@ -816,6 +819,8 @@ def _short_num(v: float) -> str:
         return f"{v:.1f}"
     if a >= 1:
         return f"{v:.2f}"
+    if a >= 0.01:
+        return f"{v:.3f}"
     return f"{v:.2g}"
 
 
