@@ -342,7 +342,7 @@ def _align_up(x, a):
     return ((x + a - 1) // a) * a
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _hist_add(hist, hmax, kind, v):
     """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
     if v < 1:
@@ -1199,7 +1199,7 @@ def _switch_to_next(c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, h
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _lock_request(lk, task, t, handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
     """FIFO spinlock. Returns (granted, hn, seq).
 
@@ -1230,7 +1230,7 @@ def _lock_request(lk, task, t, handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h
     return False, hn, seq
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _lock_release(lk, rel, handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
     """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
     l_rel[lk] = rel
