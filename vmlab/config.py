@@ -112,7 +112,8 @@ class SimConfig:
     threshold_factor: float = 2.0         #: threshold policy: resched while lazy < factor x lazy_max
     purge_mode: str = "sync"              #: sync (4.10-5.17) | deferred (drain work, 5.18+)
     allocator: str = "list"               #: list (<= 5.1) | augmented-tree (5.2+)
-    flush_range: str = "walk"             #: walk (<= 5.10) | at-insert (5.11+)
+    flush_range: str = "walk"             #: walk (<= 5.10) | at-insert (5.11+; also merges
+                                          #: adjacent lazy areas into one purge-list entry)
     lock_split: bool = False              #: free_vmap_area_lock split from vmap_area_lock (5.5+)
     preempt: str | None = None            #: full | voluntary (None: the platform's)
     lazy_max_pages: int | None = None     #: pages (None: the kernel formula)
@@ -133,6 +134,11 @@ class SimConfig:
     def __post_init__(self):
         if isinstance(self.workload, list):
             object.__setattr__(self, "workload", tuple(self.workload))
+        # 1 and 1.0 are one config (and one sweep cache key)
+        for name in ("threshold_factor", "duration_s"):
+            v = getattr(self, name)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                object.__setattr__(self, name, float(v))
         if not isinstance(self.platform, Platform):
             if self.platform not in PLATFORMS:
                 raise ValueError(

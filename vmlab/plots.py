@@ -311,10 +311,11 @@ def _fmt_value(v) -> str:
 
 
 def _group_text(group: str, v) -> str:
-    if group == "ncpus" and not _is_missing(v):
+    missing = _is_missing(v) or (isinstance(v, str) and v == "n/a")   # tradeoff_points' key for None
+    if group == "ncpus" and not missing:
         return f"{int(v)} CPUs"
     if group == "lazy_max_pages_cfg":
-        return "lazy_max formula" if _is_missing(v) else f"lazy_max {int(v):,}"
+        return "lazy_max formula" if missing else f"lazy_max {int(v):,}"
     return f"{group}={_fmt_value(v)}" if group not in ("kernel", "policy") else _fmt_value(v)
 
 
