@@ -556,6 +556,9 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
         results = [df_or_result] if hasattr(df_or_result, "summary") else list(
             df_or_result.values() if isinstance(df_or_result, dict) else df_or_result)
         for r in results:
+            if getattr(r.config, "source", None) == "trace":
+                lines += textwrap.wrap(f"  (kernel recording: {getattr(r.config, 'path', '?')})", width)
+                continue
             try:
                 lines += run_command(r.config, width)
             except Exception as e:  # noqa: BLE001 - e.g. a kernel trace's config

@@ -1,0 +1,154 @@
+"""vmlab.compare and vmlab.calibrate on the shipped recordings (issue 5).
+
+* compare: the table of the numbers both have, with ratios, and the vmap_lazy_nr overlay;
+* calibrate: runs on the shipped data, fits what the recording can identify and says why it leaves
+  the rest (6.1 has no flush-range walk; its fix_size purges have one merged purge-list entry);
+* the qemu-tcg preset comes from calibrate: it is calibrate()'s fixed point on smp2 fix_size;
+* with that preset, the model run like smp2 fix_size is within 2x of the kernel's peak
+  vmap_lazy_nr / lazy_max_pages and of its median vmap_lazy_nr drop per purge.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vmlab import PLATFORMS, calibrate, compare, load_kernel_run
+from vmlab.calibrate import KNOBS, purge_cost_regression
+
+
+@pytest.fixture(scope="module")
+def fix_size(kernel_data):
+    return load_kernel_run(kernel_data / "raw" / "smp2", run="fix_size")
+
+
+@pytest.fixture(scope="module")
+def long_busy(kernel_data):
+    return load_kernel_run(kernel_data / "raw" / "smp2", run="long_busy")
+
+
+@pytest.fixture(scope="module")
+def model_fix_size(sim, fix_size):
+    """The model configured like smp2 fix_size, on the (calibrated) qemu-tcg preset."""
+    cfg = fix_size.sim_config("qemu-tcg")
+    assert cfg.platform == "qemu-tcg" and cfg.ncpus == 2 and cfg.purge_mode == "deferred"
+    wl = cfg.resolved().workload
+    assert (wl.run_test_mask, wl.nr_threads, wl.test_loop_count, wl.test_repeat_count) == (1, 2, 300_000, 1)
+    return sim(cfg)
+
+
+# ------------------------------------------------------------------------------------ compare
+def test_compare_table_and_overlay(fix_size, model_fix_size):
+    table, fig = compare(fix_size, model_fix_size)
+    for m in ("peak_lazy_pages", "lazy_max_pages", "peak_lazy_ratio", "purges", "purges_drain", "purge_p50_ns",
+              "purge_max_ns", "purge_pages_p50", "sim_ns", "test_avg_usec[fix_size_alloc_test]"):
+        assert m in table.index, m
+    nz = table.kernel != 0
+    assert np.allclose(table.ratio[nz], table.model[nz] / table.kernel[nz])
+    assert (table.ratio[~nz & (table.model == 0)] == 1.0).all()      # 0 and 0 agree
+    assert table.loc["lazy_max_pages", "ratio"] == 1.0
+    assert table.loc["peak_lazy_pages", "kernel"] == 16474
+    assert table.loc["purge_p50_ns", "kernel"] == 148_000
+    # only numbers both have: the kernel has no lock waits, the model no meminfo baseline of its own
+    assert "lock_wait_max_ns" not in table.index and table[["kernel", "model"]].notna().all().all()
+    ax = fig.axes[0]
+    gids = {ln.get_gid() for ln in ax.get_lines()}
+    assert {"model", "kernel", "lazy_max", "resched_threshold", "kernel_purges"} <= gids
+    assert "vmap_lazy_nr" in ax.get_ylabel() and "(s)" in ax.get_xlabel()
+
+
+# ------------------------------------------------------------------------------------ calibrate
+def test_calibrate_long_busy(long_busy):
+    """A full fit (fast: long_busy is 5000 loops)."""
+    plat, rep = calibrate(long_busy, "qemu-tcg")
+    base = PLATFORMS["qemu-tcg"]
+    assert plat.name == "qemu-tcg-fit" and plat.ncpus == base.ncpus and plat.ctxsw_ns == base.ctxsw_ns
+    const = rep[rep.kind == "constant"].set_index("name")
+    assert set(const.index) == {c for k in KNOBS for c in k.constants}
+    for c, row in const.iterrows():
+        assert getattr(plat, c) == row.after and getattr(base, c) == row.before
+    assert const.loc["flush_walk_area_ns", "status"].startswith("not used")
+    assert const.loc["free_area_ns", "status"].startswith("not identifiable")
+    assert const.loc["flush_walk_area_ns", "after"] == base.flush_walk_area_ns
+    assert set(rep.attrs["knobs_fitted"]) == {"alloc/free per op", "fixed purge cost"}
+    tgt = rep[rep.kind == "target"].set_index("name")
+    assert set(tgt.index) == {"test_avg_usec[long_busy_list_alloc_test]", "purge_p50_ns"}
+    # the fit never ends worse than it started, and here it gets both within 10 %
+    err = lambda r: np.sum(np.log(r) ** 2)  # noqa: E731
+    assert err(tgt.ratio_after) <= err(tgt.ratio_before)
+    assert tgt.ratio_after.between(0.9, 1.1).all(), tgt
+    chk = rep[rep.kind == "check"].set_index("name")
+    assert set(chk.index) == {"peak_lazy_ratio", "purge_drop_p50_pages", "purges"}
+    assert rep.attrs["model_runs"] <= 40 and rep.attrs["wall_s"] < 60
+
+
+def test_the_preset_is_calibrates_fixed_point_on_smp2_fix_size(fix_size):
+    """platforms.QEMU_TCG says its constants come from calibrate() on smp2 fix_size: re-running it
+    from the preset moves nothing by more than 10 %, and the fitted targets are within 10 %."""
+    plat, rep = calibrate(fix_size, "qemu-tcg")
+    const = rep[rep.kind == "constant"]
+    assert const.factor.between(0.9, 1.1).all(), const[["name", "factor", "status"]]
+    fitted = set(const[const.status == "fitted"].knob)
+    assert fitted == {"alloc/free per op", "fixed purge cost"}
+    tgt = rep[rep.kind == "target"]
+    assert tgt.ratio_after.between(0.9, 1.1).all(), tgt[["name", "kernel", "model_after"]]
+    why = const.set_index("name").status
+    assert "1 purge-list entry" in why["free_area_ns"]
+
+
+def test_calibrate_errors(fix_size):
+    with pytest.raises(ValueError, match="unknown name"):
+        calibrate(fix_size, "qemu-tcg", knobs=["warp drive"])
+    with pytest.raises(ValueError, match="at least one"):
+        calibrate([], "qemu-tcg")
+
+
+def test_purge_cost_regression(fix_size):
+    """The kernel's own purges: a bigger vmap_lazy_nr drop takes longer (the model's 6.1 purge of one
+    merged entry does not; the notebook discusses it)."""
+    fit = purge_cost_regression(fix_size)
+    assert fit["n"] == 126 and fit["ns_per_page"] > 0 and fit["intercept_ns"] > 0
+
+
+# ------------------------------------------------------------------------------------ the 2x claim
+def test_model_within_2x_of_the_kernel_peak_and_drop_per_purge(fix_size, model_fix_size):
+    kernel_peak = fix_size.summary.peak_lazy_ratio
+    model_peak = model_fix_size.summary.peak_lazy_ratio
+    assert kernel_peak / 2 <= model_peak <= kernel_peak * 2, (model_peak, kernel_peak)
+    # median vmap_lazy_nr drop per non-empty purge: the trace's entry - exit, the model's pages purged
+    kp = fix_size.purges[fix_size.purges.purged == 1]
+    kernel_drop = kp.lazy_nr_delta.median()
+    assert kernel_drop == fix_size.summary.purge_pages_p50 == 16386
+    mp = model_fix_size.purges[model_fix_size.purges.areas > 0]
+    model_drop = mp.pages.median()
+    assert kernel_drop / 2 <= model_drop <= kernel_drop * 2, (model_drop, kernel_drop)
+    assert not math.isnan(model_drop)
+
+
+# ------------------------------------------------------------------------------------ the notebook
+def test_notebook_04_is_thin_and_runs(repo_dir, tmp_path, monkeypatch):
+    """notebooks/04-kernel-traces.ipynb: committed without outputs, one parameters cell, and it runs
+    top to bottom (two recordings, calibrate included) with every claim holding."""
+    nbformat = pytest.importorskip("nbformat")
+    papermill = pytest.importorskip("papermill")
+    path = repo_dir / "notebooks" / "04-kernel-traces.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert nb.metadata["kernelspec"]["name"] == "python3" and "widgets" not in nb.metadata
+    assert sum(len(c.source.splitlines()) for c in code) < 250
+    monkeypatch.setenv("VMLAB_FIGURES_DIR", str(tmp_path / "figures"))
+    out = tmp_path / "04.out.ipynb"
+    papermill.execute_notebook(str(path), str(out), parameters=dict(runs=["smp2/fix_size", "smp8/long_busy"]),
+                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path), start_timeout=120)
+    ran = nbformat.read(out, as_version=4)
+    text = "\n".join(o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                     if o.get("output_type") == "stream")
+    claims = [ln for ln in text.splitlines() if ln.startswith(("[holds]", "[DOES NOT HOLD]"))]
+    assert len(claims) >= 7 and all(ln.startswith("[holds]") for ln in claims), claims
+    figs = tmp_path / "figures" / "kernel-traces"
+    for stem in ("compare-smp2-fix_size", "compare-smp8-long_busy", "purge-cdf-smp2-fix_size"):
+        assert (figs / f"{stem}.png").stat().st_size > 0
+    assert (figs / "kernel-vs-model.txt").read_text().startswith("vmlab: Debian 6.1")
