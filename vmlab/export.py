@@ -103,6 +103,10 @@ def export_figure(fig, stem, formats: Sequence[str] = ("png", "svg", "pdf"), dpi
             else:
                 fig.savefig(path, format=fmt, dpi=dpi, metadata=md)
         paths.append(path)
+        if len(paths) == 1 and len(formats) > 1 and fig.get_layout_engine() is not None:
+            # the layout (in figure fractions) is done: keep it for the other formats instead of
+            # solving it again for each (it is most of the export time)
+            fig.set_layout_engine("none")
     return paths
 
 
