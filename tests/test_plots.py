@@ -456,10 +456,7 @@ def test_email_summary_result_command_reproduces(runs):
     argv = shlex.split(joined)
     assert argv[:4] == ["vmlab", "run", "--kernel", "5.1"]
     assert "--threshold-factor" in argv and "--seed" in argv
-    try:
-        from vmlab.cli import _config_from_args, build_parser
-    except ImportError:
-        pytest.skip("vmlab.cli has no _config_from_args/build_parser")
+    from vmlab.cli import _config_from_args, build_parser
     cfg = _config_from_args(build_parser().parse_args(argv[1:]))
     assert cfg == res.config
 

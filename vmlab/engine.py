@@ -745,6 +745,16 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
 
 
 # ============================================================================ address-space operations
+@njit(cache=True, error_model="numpy", inline="always")
+def _take_id(pool, G, n_pooled, n_used):
+    """A tree-node or area id: a recycled one from `pool` if any, else the next never used."""
+    if G[n_pooled] > 0:
+        G[n_pooled] -= 1
+        return pool[G[n_pooled]]
+    G[n_used] += 1
+    return G[n_used] - 1
+
+
 @njit(cache=True, error_model="numpy")
 def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
     """alloc_vmap_area's search under the lock. Returns (node or NIL, busy areas walked).
@@ -803,22 +813,12 @@ def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
         T[node, F_SIZE] = a - k
         _fix(T, path, out[2])
         if a + size < fend:
-            if G[G_NPOOL] > 0:
-                G[G_NPOOL] -= 1
-                rx = pool[G[G_NPOOL]]
-            else:
-                rx = G[G_TN]
-                G[G_TN] += 1
+            rx = _take_id(pool, G, G_NPOOL, G_TN)
             T[rx, F_KEY] = a + size
             T[rx, F_SIZE] = fend - a - size
             T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
             G[G_ROOT] = _insert(T, G[G_ROOT], rx, path)
-    if G[G_NAPOOL] > 0:
-        G[G_NAPOOL] -= 1
-        aid = apool[G[G_NAPOOL]]
-    else:
-        aid = G[G_AN]
-        G[G_AN] += 1
+    aid = _take_id(apool, G, G_NAPOOL, G_AN)
     A[aid, A_START] = a
     A[aid, A_SIZE] = size
     A[aid, A_GUARD] = guard
@@ -853,12 +853,7 @@ def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
         T[sx, F_SIZE] += npages
         fk = rs
     else:
-        if G[G_NPOOL] > 0:
-            G[G_NPOOL] -= 1
-            nx = pool[G[G_NPOOL]]
-        else:
-            nx = G[G_TN]
-            G[G_TN] += 1
+        nx = _take_id(pool, G, G_NPOOL, G_TN)
         T[nx, F_KEY] = rs
         T[nx, F_SIZE] = npages
         T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
