@@ -1,13 +1,11 @@
 """vmlab.sweep: grid expansion, per-run seeds, the parquet cache, interruption, errors, Dask."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from .model import simulate
 from .platforms import Platform, get_platform
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["compare", "compare_runs", "calibrate", "KNOBS", "Knob", "model_like", "purge_cost_regression"]
 

@@ -90,7 +90,7 @@ def cmd_sweep(a) -> int:
         data_dir, fig_dir = Path(a.out) / "sweep", Path(a.out)
     else:
         data_dir, fig_dir = None, Path(_data_root()) / "figures" / name
-    command = "vmlab sweep " + " ".join(shlex.quote(x) for x in sys.argv[2:]) if a.argv_command is None else a.argv_command
+    command = "vmlab sweep " + " ".join(shlex.quote(x) for x in sys.argv[2:])
     df = sweep(g["base"], g["grid"], seeds=g["seeds"], root_seed=g["root_seed"], name=name,
                out=data_dir, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet,
                command=command)
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=_positive_int, help="local worker processes (default: every core)")
     sw.add_argument("--scheduler", help="run on a Dask cluster at this address (tcp://host:port)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
-    sw.set_defaults(func=cmd_sweep, argv_command=None)
+    sw.set_defaults(func=cmd_sweep)
 
     f = sub.add_parser("figures", help="the main job: the seed's standard figure set")
     f.add_argument("--out", help="write under this directory instead of data/")

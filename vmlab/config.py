@@ -7,7 +7,7 @@ packs those into the engine's flat int64 vector.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,6 @@ from .workloads import (
     ALL_TESTS_MASK,
     MODES,
     MODULE_DEFAULTS,
-    TEST_CASES,
     TEST_IDS,
     V51_TESTS_MASK,
     V61_TESTS_MASK,

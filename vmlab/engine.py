@@ -63,7 +63,6 @@ What is modelled (and how it simplifies the kernel):
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
@@ -893,7 +892,6 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
     c_unmap_page = P[P_UNMAP_PAGE]
     c_lookup = P[P_LOOKUP]
     c_pcpu = P[P_PCPU_OP]
-    c_rcu = P[P_RCU_DELAY]
     kind = OP_NONE
     while kind == OP_NONE:
         tpos = W[w, WS_POS]
@@ -1284,11 +1282,6 @@ def run(P, orders):
     base_mem = P[P_BASE_MEM]
     page_size = P[P_PAGE_SIZE]
     va_obj = P[P_VA_OBJ]
-    loops = P[P_LOOPS]
-    repeats = P[P_REPEATS]
-    nr_pages = P[P_NR_PAGES] if P[P_NR_PAGES] > 0 else 1
-    junk = P[P_JUNK]
-    thread_align = P[P_THREAD_ALIGN]
     check = P[P_CHECK]
     hold_cap = P[P_HOLD_CAP]
     ntests = orders.shape[1]
@@ -1309,7 +1302,6 @@ def run(P, orders):
     c_wakeup = P[P_WAKEUP]
     c_slice = P[P_SLICE]
     c_touch = P[P_TOUCH]
-    c_pcpu = P[P_PCPU_OP]
     c_rcu = P[P_RCU_DELAY]
 
     # ------------------------------------------------------------------ outputs
@@ -1358,7 +1350,6 @@ def run(P, orders):
     # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
     lz = np.zeros(1024, dtype=np.int64)
     nlz = 0
-    gen = 1              # batch generation of the list being filled
     steal = np.zeros(1024, dtype=np.int64)
     nsteal = 0
 

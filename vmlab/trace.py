@@ -771,7 +771,6 @@ class _Parser:
         tapp = self.t.append
         happ = self.h.append
         eapp = self.e.append
-        ev_code = self.ev_code
         intern = self.strings.setdefault
         unknown = self.unknown
         keep_unknown = self.keep_unknown

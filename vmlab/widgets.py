@@ -495,6 +495,17 @@ class _Panel:
     def _set_status(self, html_text: str):
         self.status.value = html_text
 
+    def update(self):
+        """Re-run the model for the current controls and redraw (errors go to the status line).
+
+        Garbage collection is paused meanwhile: it made the slowest redraws slower.
+        """
+        with gc_paused():
+            self._update()
+
+    def _update(self):  # pragma: no cover - overridden by panels that re-run on change
+        raise NotImplementedError
+
     def _make_export_box(self):
         import ipywidgets as W
 
@@ -718,11 +729,6 @@ class ExplorePanel(_Panel):
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return res, False
-
-    def update(self):
-        """Re-run the model for the current controls and redraw (errors go to the status line)."""
-        with gc_paused():
-            self._update()
 
     def _update(self):
         t0 = time.perf_counter()
@@ -1166,10 +1172,6 @@ class ComparePanel(_Panel):
     def labels(self) -> list[str]:
         labs = [f"{s}: {short_label(r.config)}" for s, r in zip("AB", self.results)]
         return labs
-
-    def update(self):
-        with gc_paused():
-            self._update()
 
     def _update(self):
         from .model import simulate
