@@ -3,8 +3,6 @@ would, and check that the figure, the summary and the files follow; bad input is
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -37,20 +35,22 @@ def panel(engine_warm, tmp_path):
 
 
 # ------------------------------------------------------------------------------------ explore
-def test_explore_defaults_are_the_seed_board_and_redraw_fast(engine_warm, tmp_path):
+def test_explore_defaults_are_the_seed_board_and_redraw_once_per_move(engine_warm, tmp_path):
     p = explore(out_dir=tmp_path)
     cfg = p.config()
     assert era_of(cfg) == "5.1" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
     assert (cfg.platform, cfg.ncpus, cfg.workload, cfg.lazy_max_pages) == ("hikey960", 8, "stress", None)
     assert p.error is None and bytes(p.image.value).startswith(PNG)
-    # the redraw budget is 0.5 s in the browser (benchmarks/bench_widgets.py measures it there);
-    # here the kernel's part: model + figure, best of three moves
-    totals = []
+    # each slider move is one model run and one figure (the 0.5 s redraw budget itself is measured
+    # by benchmarks/bench_widgets.py, not asserted here: this machine is shared and noisy)
     for v in (2.38, 2.83, 3.36):
+        runs, png = p.runs, p.image.value
         p.controls["threshold"].value = v
-        assert p.error is None
-        totals.append(p.timings["total"])
-    assert min(totals) < 0.5, totals
+        assert p.error is None and p.runs == runs + 1 and p.image.value != png
+        assert p.result.config.threshold_factor == v and p.timings["cached"] is False
+        assert set(p.timings) == {"simulate", "draw", "total", "cached"}
+    p.controls["threshold"].value = 2.38                  # back to an earlier value: no model run
+    assert p.timings["cached"] is True and p.result.config.threshold_factor == 2.38
 
 
 def test_controls_cover_the_issue(panel):
@@ -247,18 +247,18 @@ def test_sweep_panel_runs_through_the_cache_and_exports(engine_warm, tmp_path):
     p.controls["lazy_max"].value = ("formula", "8192")
     assert p.n_runs() == 16
     p.controls["lazy_max"].value = ("formula",)
-    t0 = time.perf_counter()
     df = p.run()
     assert p.error is None and len(df) == 8 and df.error.isna().all()
     assert set(df.kernel) == {"5.0", "5.1"} and set(df.ncpus) == {2, 4}
     assert sorted(df[df.kernel == "5.1"].threshold_factor.unique()) == [1.0, 2.0, 4.0]
     assert len(list((tmp_path / "cache").glob("*.parquet"))) == 8
     assert bytes(p.tradeoff_image.value).startswith(PNG) and bytes(p.heatmap_image.value).startswith(PNG)
-    first = time.perf_counter() - t0
-    # a re-run reads the cache
-    t0 = time.perf_counter()
-    assert len(p.run()) == 8
-    assert time.perf_counter() - t0 < max(first, 1.0)
+    # a re-run reads the cache: no run is simulated or written again
+    files = {f: f.stat().st_mtime_ns for f in (tmp_path / "cache").glob("*.parquet")}
+    again = p.run()
+    assert len(again) == 8 and p.error is None
+    assert {f: f.stat().st_mtime_ns for f in (tmp_path / "cache").glob("*.parquet")} == files
+    assert again.sort_values("run_key").peak_lazy_pages.tolist() == df.sort_values("run_key").peak_lazy_pages.tolist()
     heat = p.heatmap_image.value
     p.view_controls["heat_value"].value = "purge_p99_ns"
     assert p.heatmap_image.value != heat

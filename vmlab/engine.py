@@ -5,6 +5,15 @@ keep a stale helper. Input is flat: an int64 parameter vector (indices ``P_*`` b
 ints) and the per-worker test orders. Output is flat arrays that `vmlab.result` turns into
 DataFrames. Times are int64 nanoseconds of simulated time, sizes are pages.
 
+How it runs: `run` allocates every array and calls `_loop`, the event loop, which never allocates.
+When an array may fill up during the next event, `_loop` saves its scalars in the ``K`` array and
+returns; `run` grows the array and calls it again (the run goes on exactly as before). So `_loop`
+and the helpers are compiled without NRT reference counting (an atomic increment and decrement
+around every array argument otherwise cost a third of the run time), and each helper is compiled
+once, eagerly, for one signature (calls with constant arguments would otherwise compile
+literal-typed copies). Per-task, per-CPU and per-lock state are rows of the ``TK``, ``CP`` and
+``LK`` arrays, and the event heap is one ``HP`` array, so helper calls pass few arguments.
+
 What is modelled (and how it simplifies the kernel):
 
 * **CPUs and tasks.** ``nr_threads`` test_vmalloc workers, pinned round-robin to ``ncpus`` CPUs,
@@ -66,6 +75,23 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba import types as nbt
+
+# ============================================================================ compilation
+# Helpers are compiled eagerly for one signature each: a call with a constant argument then
+# converts it instead of compiling a literal-typed copy (that doubled the cold compile). They are
+# compiled without NRT: nothing in the hot path allocates, and NRT would add an atomic reference
+# count increment and decrement around every array passed or aliased.
+I = nbt.int64
+U1 = nbt.uint64[::1]
+A1 = nbt.int64[::1]
+A2 = nbt.int64[:, ::1]
+A3 = nbt.int64[:, :, ::1]
+
+
+def _kernel(*argtypes):
+    return njit(argtypes, cache=True, error_model="numpy", _nrt=False)
+
 
 # ----------------------------------------------------------------------------- parameter vector
 P_NCPUS = 0
@@ -291,6 +317,32 @@ WS_OP_DST = 20
 WS_OP_KEY = 21
 N_WS = 22
 
+# per-task rows of TK
+TK_CPU = 0      # the CPU the task is pinned to
+TK_PC = 1       # program counter (W_*, K_*, PU_*)
+TK_REQ = 2      # time of its pending lock request (ns)
+TK_WAIT = 3     # 1 while it spins in a lock's queue
+TK_OP0 = 4      # start of its current vmalloc/vfree call (ns)
+TK_RETRY = 5    # 1 after the purge-and-retry of a failed search
+TK_RET = 6      # where a purge returns to
+TK_TRIG = 7     # TRIGGER_* of the purge it runs
+TK_FRESH = 8    # 1 while a call's preemption point is still ahead
+N_TK = 9
+# per-CPU rows of CP
+CP_CUR = 0      # running task, -1 idle
+CP_SLICE0 = 1   # start of the running task's slice (ns)
+CP_WAKEP = 2    # 1 when a woken task asks for the CPU
+CP_RQ_H = 3     # run-queue ring head
+CP_RQ_N = 4     # run-queue length
+N_CP = 5
+# per-lock rows of LK
+LK_HOLDER = 0   # task, -1 free (from LK_REL on), -2 reserved for the queue head's grant event
+LK_REL = 1      # release time (ns)
+LK_GRANT = 2    # when the holder got it (ns)
+LK_QH = 3       # waiter ring head
+LK_QN = 4       # waiters
+N_LK = 5
+
 # test bit indices (workloads.TEST_CASES order)
 T_FIX_SIZE = 0
 T_FULL_FIT = 1
@@ -320,7 +372,7 @@ DST_RING = 6
 
 
 # ============================================================================ small helpers
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _rng_next(st, i):
     x = st[i]
     x ^= x >> np.uint64(12)
@@ -330,18 +382,19 @@ def _rng_next(st, i):
     return x * np.uint64(2685821657736338717)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _rand_below(st, i, n):
     """Uniform integer in [0, n)."""
     return np.int64((_rng_next(st, i) >> np.uint64(11)) % np.uint64(n))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _align_up(x, a):
-    return ((x + a - 1) // a) * a
+    """Round x up to a multiple of a, a power of two (alloc_vmap_area BUG_ONs otherwise)."""
+    return (x + a - 1) & -a
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@_kernel(A2, A1, I, I)
 def _hist_add(hist, hmax, kind, v):
     """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
     if v < 1:
@@ -368,7 +421,7 @@ def _hist_add(hist, hmax, kind, v):
         hmax[kind] = v
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(I)
 def _ilog2(n):
     d = 1
     while n > 1:
@@ -378,30 +431,32 @@ def _ilog2(n):
 
 
 # ============================================================================ event heap
-@njit(cache=True, error_model="numpy", inline="always")
-def _heap_push(ht, hs, hk, n, t, seq, task):
+@_kernel(A2, I, I, I, I)
+def _heap_push(HP, n, t, seq, task):
+    """Event heap HP: one row (time ns, sequence number, task) per event, ordered by (time,
+    sequence) so that ties break by insertion order. Returns the new size."""
     i = n
-    ht[i] = t
-    hs[i] = seq
-    hk[i] = task
     while i > 0:
         p = (i - 1) >> 1
-        if ht[p] < ht[i] or (ht[p] == ht[i] and hs[p] < hs[i]):
+        if HP[p, 0] < t or (HP[p, 0] == t and HP[p, 1] < seq):
             break
-        ht[p], ht[i] = ht[i], ht[p]
-        hs[p], hs[i] = hs[i], hs[p]
-        hk[p], hk[i] = hk[i], hk[p]
+        HP[i, 0] = HP[p, 0]
+        HP[i, 1] = HP[p, 1]
+        HP[i, 2] = HP[p, 2]
         i = p
+    HP[i, 0] = t
+    HP[i, 1] = seq
+    HP[i, 2] = task
     return n + 1
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _heap_pop(ht, hs, hk, n):
+@_kernel(A2, I)
+def _heap_pop(HP, n):
     """Remove the root; the caller has read it. Returns the new size."""
     n -= 1
-    ht[0] = ht[n]
-    hs[0] = hs[n]
-    hk[0] = hk[n]
+    t = HP[n, 0]
+    sq = HP[n, 1]
+    tk = HP[n, 2]
     i = 0
     while True:
         l = 2 * i + 1
@@ -409,14 +464,17 @@ def _heap_pop(ht, hs, hk, n):
             break
         c = l
         r = l + 1
-        if r < n and (ht[r] < ht[l] or (ht[r] == ht[l] and hs[r] < hs[l])):
+        if r < n and (HP[r, 0] < HP[l, 0] or (HP[r, 0] == HP[l, 0] and HP[r, 1] < HP[l, 1])):
             c = r
-        if ht[i] < ht[c] or (ht[i] == ht[c] and hs[i] < hs[c]):
+        if t < HP[c, 0] or (t == HP[c, 0] and sq < HP[c, 1]):
             break
-        ht[c], ht[i] = ht[i], ht[c]
-        hs[c], hs[i] = hs[i], hs[c]
-        hk[c], hk[i] = hk[i], hk[c]
+        HP[i, 0] = HP[c, 0]
+        HP[i, 1] = HP[c, 1]
+        HP[i, 2] = HP[c, 2]
         i = c
+    HP[i, 0] = t
+    HP[i, 1] = sq
+    HP[i, 2] = tk
     return n
 
 
@@ -425,7 +483,7 @@ def _heap_pop(ht, hs, hk, n):
 # free_vmap_area_root since 5.2), keyed by first page, augmented with the largest free segment
 # (MAXFREE, for lowest fit in O(log n)) and the free pages (SUM) of each subtree. Busy and lazy
 # areas live in a flat area table instead, so a vfree touches no tree at all.
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _upd(T, x):
     l = T[x, F_LEFT]
     r = T[x, F_RIGHT]
@@ -443,14 +501,14 @@ def _upd(T, x):
     T[x, F_SUM] = sm
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@_kernel(A2, A1, I)
 def _fix(T, path, d):
     """Recompute augments along path[0..d) (root first), bottom up."""
     for i in range(d - 1, -1, -1):
         _upd(T, path[i])
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I, A1)
 def _fix_key(T, root, key, path):
     """Recompute augments from the node with `key` up to the root."""
     d = 0
@@ -465,7 +523,7 @@ def _fix_key(T, root, key, path):
     _fix(T, path, d)
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I, A1)
 def _insert(T, root, x, path):
     """Insert node x (key, size, prio set); returns the new root."""
     key = T[x, F_KEY]
@@ -508,7 +566,7 @@ def _insert(T, root, x, path):
     return root
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I, A1)
 def _delete(T, root, x, path):
     """Remove node x from the tree; returns the new root. x is not recycled here."""
     key = T[x, F_KEY]
@@ -553,7 +611,7 @@ def _delete(T, root, x, path):
     return root
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I)
 def _free_below(T, root, a):
     """Free pages below page a (a segment straddling a counts in part)."""
     c = 0
@@ -572,7 +630,7 @@ def _free_below(T, root, a):
     return c
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _fits(T, x, size, align, lo, out):
     k = T[x, F_KEY]
     end = k + T[x, F_SIZE]
@@ -587,7 +645,7 @@ def _fits(T, x, size, align, lo, out):
     return False
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I, I, I, I, A1, A1)
 def _lowest_fit(T, root, size, align, lo, length, path, out):
     """Lowest free segment holding `size` pages aligned to `align` at or above page `lo`.
 
@@ -632,7 +690,7 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
                 return NIL
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A2, I, I)
 def _neighbours(T, root, s):
     """(pred, succ): the free segments just below and just above page s (NIL if none)."""
     pred = NIL
@@ -648,20 +706,104 @@ def _neighbours(T, root, s):
     return pred, succ
 
 
+# ============================================================================ sorting
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _sift_down(ids, i, n, A):
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            return
+        if c + 1 < n and A[ids[c + 1], A_START] > A[ids[c], A_START]:
+            c += 1
+        if A[ids[i], A_START] >= A[ids[c], A_START]:
+            return
+        ids[i], ids[c] = ids[c], ids[i]
+        i = c
+
+
+@_kernel(A1, I, A2)
+def _sort_by_start(ids, n, A):
+    """Sort area ids ids[0..n) by their first page, in place (heapsort: no allocation)."""
+    for root0 in range(n // 2 - 1, -1, -1):
+        _sift_down(ids, root0, n, A)
+    for end in range(n - 1, 0, -1):
+        ids[0], ids[end] = ids[end], ids[0]
+        _sift_down(ids, 0, end, A)
+
+
+@_kernel(A1, I, A2, A2)
+def _radix_sort_by_start(ids, n, A, RS):
+    """Sort area ids ids[0..n) by first page, in place: LSD radix sort, 11 bits per pass.
+
+    RS: int64[4, >= max(n, 2048)] scratch (keys, keys', ids', digit counts). O(n) per pass and
+    ~2 passes for a purge batch, where a comparison sort through A would miss the cache n log n
+    times.
+    """
+    if n < 2:
+        return
+    keys = RS[0]
+    kt = RS[1]
+    it = RS[2]
+    cnt = RS[3]
+    lo = A[ids[0], A_START]
+    hi = lo
+    for q in range(n):
+        k = A[ids[q], A_START]
+        keys[q] = k
+        if k < lo:
+            lo = k
+        if k > hi:
+            hi = k
+    for q in range(n):
+        keys[q] -= lo
+    span = hi - lo
+    sk = keys
+    si = ids
+    dk = kt
+    di = it
+    moved = False
+    shift = 0
+    while (span >> shift) > 0:
+        for d in range(2048):
+            cnt[d] = 0
+        for q in range(n):
+            cnt[(sk[q] >> shift) & 2047] += 1
+        pos = 0
+        for d in range(2048):
+            c = cnt[d]
+            cnt[d] = pos
+            pos += c
+        for q in range(n):
+            d = (sk[q] >> shift) & 2047
+            j = cnt[d]
+            cnt[d] = j + 1
+            dk[j] = sk[q]
+            di[j] = si[q]
+        sk, dk = dk, sk
+        si, di = di, si
+        moved = not moved
+        shift += 11
+    if moved:
+        for q in range(n):
+            ids[q] = si[q]
+
+
 # ============================================================================ invariants
-@njit(cache=True, error_model="numpy")
-def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n, stack):
+@_kernel(A2, I, A2, I, I, I, I, I, I, A1, A2)
+def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n, stack, CK):
     """O(n log n) check of the address-space invariants. Returns ERR_* (0 = fine).
 
     Free segments sorted, disjoint and never adjacent (merged), augments exact; busy and lazy
     areas disjoint from each other and from free space; free + areas = the whole range;
     vmap_lazy_nr = pages of lazy areas; the busy and lazy counts match the table.
+    CK: int64[3, >= rows of T] scratch (T is kept larger than A).
     """
     va_end = va_start + va_pages
+    fs = CK[0]
+    fe = CK[1]
+    ids = CK[2]
     # free segments, in order
     nf = 0
-    fs = np.empty(T.shape[0], dtype=np.int64)
-    fe = np.empty(T.shape[0], dtype=np.int64)
     sp = 0
     cur = root
     prev_end = -1
@@ -702,8 +844,6 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
         prev_end = k + sz
         cur = r
     # areas
-    starts = np.empty(n_area, dtype=np.int64)
-    ends = np.empty(n_area, dtype=np.int64)
     na = 0
     nb = 0
     nl = 0
@@ -712,8 +852,7 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
     for i in range(n_area):
         st = A[i, A_STATE]
         if st == ST_BUSY or st == ST_LAZY:
-            starts[na] = A[i, A_START]
-            ends[na] = A[i, A_START] + A[i, A_SIZE]
+            ids[na] = i
             area_pages += A[i, A_SIZE]
             na += 1
             if st == ST_BUSY:
@@ -721,12 +860,12 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
             else:
                 nl += 1
                 lazy_pages += A[i, A_SIZE]
-    order = np.argsort(starts[:na])
+    _sort_by_start(ids, na, A)
     j = 0
     prev = va_start
     for q in range(na):
-        s = starts[order[q]]
-        e = ends[order[q]]
+        s = A[ids[q], A_START]
+        e = s + A[ids[q], A_SIZE]
         if s < prev or s < va_start or e > va_end:
             return ERR_OVERLAP
         while j < nf and fe[j] <= s:
@@ -744,7 +883,7 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
 
 
 # ============================================================================ address-space operations
-@njit(cache=True, error_model="numpy", inline="always")
+@_kernel(A1, A1, I, I)
 def _take_id(pool, G, n_pooled, n_used):
     """A tree-node or area id: a recycled one from `pool` if any, else the next never used."""
     if G[n_pooled] > 0:
@@ -754,7 +893,7 @@ def _take_id(pool, G, n_pooled, n_used):
     return G[n_used] - 1
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A1, A2, A1, A1, I, I, I, I, I)
 def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
     """alloc_vmap_area's search under the lock. Returns (node or NIL, busy areas walked).
 
@@ -790,7 +929,7 @@ def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
     return node, walked
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A1, A2, A1, A2, A1, U1, A1, A1, I, I, I)
 def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
     """Take [out[0], out[0] + size) from free segment `node` (found by _va_search, path in out[2]).
 
@@ -827,7 +966,7 @@ def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
     return aid
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(A1, A2, A1, U1, A1, I, I, I, I)
 def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
     """Return [rs, rs + npages) to the free tree, merging with free neighbours (purge free loop).
 
@@ -867,7 +1006,7 @@ def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
 
 
 # ============================================================================ the test programs
-@njit(cache=True, error_model="numpy")
+@_kernel(I, I, A1, A2, A2, A2, A2, A3, U1)
 def _next_call(w, t, P, orders, W, H, HD, TT, rng):
     """Advance worker w's test_vmalloc program to its next vmalloc/vfree call at time t (ns).
 
@@ -1137,112 +1276,121 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
 # ============================================================================ growable arrays
 @njit(cache=True, error_model="numpy")
 def _grow2(a, newcap):
+    """a copy of 2-D `a` with `newcap` columns (explicit loops: they compile in a fraction of
+    the time numpy's slice assignment takes)."""
     b = np.zeros((a.shape[0], newcap), dtype=a.dtype)
-    b[:, : a.shape[1]] = a
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            b[i, j] = a[i, j]
     return b
 
 
 @njit(cache=True, error_model="numpy")
 def _grow_rows(a, newcap):
+    """a copy of 2-D `a` with `newcap` rows."""
     b = np.zeros((newcap, a.shape[1]), dtype=a.dtype)
-    b[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            b[i, j] = a[i, j]
     return b
 
 
 @njit(cache=True, error_model="numpy")
 def _grow1(a, newcap):
+    """a copy of 1-D `a` with `newcap` elements."""
     b = np.zeros(newcap, dtype=a.dtype)
-    b[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        b[i] = a[i]
     return b
 
 
 # ============================================================================ scheduler and locks
-@njit(cache=True, error_model="numpy")
-def _wake(task, c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq):
+@_kernel(I, I, I, I, A2, A2, A2, I, I)
+def _wake(task, c, t, delay, CP, rq, HP, hn, seq):
     """Make `task` runnable on CPU c: run it if the CPU idles, else queue it and ask for a switch."""
-    if c_cur[c] == -1:
-        c_cur[c] = task
-        c_slice0[c] = t + delay
-        c_wakep[c] = 0
-        hn = _heap_push(ht, hs, hk, hn, t + delay, seq, task)
+    if CP[CP_CUR, c] == -1:
+        CP[CP_CUR, c] = task
+        CP[CP_SLICE0, c] = t + delay
+        CP[CP_WAKEP, c] = 0
+        hn = _heap_push(HP, hn, t + delay, seq, task)
         seq += 1
     else:
         cap = rq.shape[1]
-        rq[c, (rq_h[c] + rq_n[c]) % cap] = task
-        rq_n[c] += 1
-        c_wakep[c] = 1
+        rq[c, (CP[CP_RQ_H, c] + CP[CP_RQ_N, c]) % cap] = task
+        CP[CP_RQ_N, c] += 1
+        CP[CP_WAKEP, c] = 1
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy")
-def _switch_to_next(c, t, delay, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq):
+@_kernel(I, I, I, A2, A2, A2, I, I)
+def _switch_to_next(c, t, delay, CP, rq, HP, hn, seq):
     """CPU c gives itself to the next runnable task, or idles."""
-    if rq_n[c] > 0:
+    if CP[CP_RQ_N, c] > 0:
         cap = rq.shape[1]
-        nxt = rq[c, rq_h[c]]
-        rq_h[c] = (rq_h[c] + 1) % cap
-        rq_n[c] -= 1
-        c_cur[c] = nxt
-        c_slice0[c] = t
-        c_wakep[c] = 0
-        hn = _heap_push(ht, hs, hk, hn, t + delay, seq, nxt)
+        nxt = rq[c, CP[CP_RQ_H, c]]
+        CP[CP_RQ_H, c] = (CP[CP_RQ_H, c] + 1) % cap
+        CP[CP_RQ_N, c] -= 1
+        CP[CP_CUR, c] = nxt
+        CP[CP_SLICE0, c] = t
+        CP[CP_WAKEP, c] = 0
+        hn = _heap_push(HP, hn, t + delay, seq, nxt)
         seq += 1
     else:
-        c_cur[c] = -1
+        CP[CP_CUR, c] = -1
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _lock_request(lk, task, t, handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
+@_kernel(I, I, I, I, A2, A2, A2, A2, I, I)
+def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     """FIFO spinlock. Returns (granted, hn, seq).
 
-    l_holder: task id (held, release time not yet known), -1 (free from l_rel on),
+    LK[LK_HOLDER]: task id (held, release time not yet known), -1 (free from LK_REL on),
     -2 (reserved: the queue head's grant event is in the heap). A queued task spins: it keeps its
     CPU and has no event until its grant.
     """
     cap = lq.shape[1]
-    if t_wait[task]:
+    if TK[TK_WAIT, task]:
         # our grant event: we are the queue head
-        lq_h[lk] = (lq_h[lk] + 1) % cap
-        lq_n[lk] -= 1
-        t_wait[task] = 0
-        l_holder[lk] = task
+        LK[LK_QH, lk] = (LK[LK_QH, lk] + 1) % cap
+        LK[LK_QN, lk] -= 1
+        TK[TK_WAIT, task] = 0
+        LK[LK_HOLDER, lk] = task
         return True, hn, seq
-    t_req[task] = t
-    if lq_n[lk] == 0 and l_holder[lk] == -1 and l_rel[lk] <= t:
-        l_holder[lk] = task
+    TK[TK_REQ, task] = t
+    if LK[LK_QN, lk] == 0 and LK[LK_HOLDER, lk] == -1 and LK[LK_REL, lk] <= t:
+        LK[LK_HOLDER, lk] = task
         return True, hn, seq
-    lq[lk, (lq_h[lk] + lq_n[lk]) % cap] = task
-    lq_n[lk] += 1
-    t_wait[task] = 1
-    if lq_n[lk] == 1 and l_holder[lk] == -1:
-        gt = l_rel[lk] + handoff
-        l_holder[lk] = -2
-        hn = _heap_push(ht, hs, hk, hn, gt if gt > t else t, seq, task)
+    lq[lk, (LK[LK_QH, lk] + LK[LK_QN, lk]) % cap] = task
+    LK[LK_QN, lk] += 1
+    TK[TK_WAIT, task] = 1
+    if LK[LK_QN, lk] == 1 and LK[LK_HOLDER, lk] == -1:
+        gt = LK[LK_REL, lk] + handoff
+        LK[LK_HOLDER, lk] = -2
+        hn = _heap_push(HP, hn, gt if gt > t else t, seq, task)
         seq += 1
     return False, hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _lock_release(lk, rel, handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq):
+@_kernel(I, I, I, A2, A2, A2, I, I)
+def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
     """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
-    l_rel[lk] = rel
-    if lq_n[lk] > 0:
-        l_holder[lk] = -2
-        hn = _heap_push(ht, hs, hk, hn, rel + handoff, seq, lq[lk, lq_h[lk]])
+    LK[LK_REL, lk] = rel
+    if LK[LK_QN, lk] > 0:
+        LK[LK_HOLDER, lk] = -2
+        hn = _heap_push(HP, hn, rel + handoff, seq, lq[lk, LK[LK_QH, lk]])
         seq += 1
     else:
-        l_holder[lk] = -1
+        LK[LK_HOLDER, lk] = -1
     return hn, seq
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _mem_bytes(base_mem, live_pages, page_size, areas, va_obj, pt_pages):
     """Memory model (bytes): base + data pages + vmap_area objects + page-table pages."""
     return base_mem + live_pages * page_size + areas * va_obj + pt_pages * page_size
 
 
-@njit(cache=True, error_model="numpy")
+@_kernel(U1, I, I)
 def _map_tables(bits, first, last):
     """Mark table blocks first..last (inclusive) as allocated; returns how many were new."""
     new = 0
@@ -1255,13 +1403,54 @@ def _map_tables(bits, first, last):
     return new
 
 
-# ============================================================================ the run
-@njit(cache=True, error_model="numpy")
-def run(P, orders):
-    """Simulate one configuration. See the module docstring for what is modelled.
+# loop state kept in the K array between _loop calls (LS_*)
+LS_HN = 0
+LS_SEQ = 1
+LS_NLZ = 2
+LS_NSTEAL = 3
+LS_NPR = 4
+LS_KW_PENDING = 5
+LS_KW_ACTIVE = 6
+LS_M_HOLDER = 7
+LS_MQ_H = 8
+LS_MQ_N = 9
+LS_PU_TASK = 10
+LS_PU_I = 11
+LS_PU_START = 12
+LS_PU_WALK = 13
+LS_PU_FREE0 = 14
+LS_PU_YIELDS = 15
+LS_PU_MAXHOLD = 16
+LS_PU_PAGES = 17
+LS_PU_ENTRIES = 18
+LS_PU_LAZY0 = 19
+LS_PU_DECIDE = 20
+LS_NEXT_SAMPLE = 21
+LS_ISAMPLE = 22
+LS_EVENTS = 23
+LS_WORKERS_LEFT = 24
+LS_T = 25
+LS_STOP = 26
+LS_ERR = 27
+LS_INLINE_T = 28
+LS_TASK = 29
+LS_INLINE = 30
+LS_LZ_SWAP = 31
+LS_STARTED = 32
+N_LS = 33
 
-    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
-    Returns (scalars, timeseries, purges, hist, hist_max, tests).
+LOOP_DONE = 0   # _loop: the run has ended
+LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out, prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP, CK, RS):
+    """The event loop, from the state in K and the arrays, until the run ends (LOOP_DONE) or
+    an array may fill up during the next event (LOOP_GROW: the state is saved in K, `run`
+    grows the arrays and calls again, and the run goes on exactly as if nothing happened).
+
+    Compiled without NRT reference counting (it never allocates): array reference counts
+    would otherwise cost an atomic increment and decrement per array use in the hot loop.
     """
     ncpus = P[P_NCPUS]
     nw = P[P_NWORK]
@@ -1284,7 +1473,6 @@ def run(P, orders):
     va_obj = P[P_VA_OBJ]
     check = P[P_CHECK]
     hold_cap = P[P_HOLD_CAP]
-    ntests = orders.shape[1]
     c_kmalloc = P[P_KMALLOC]
     c_alloc_base = P[P_ALLOC_BASE]
     c_list_walk = P[P_LIST_WALK]
@@ -1303,167 +1491,77 @@ def run(P, orders):
     c_slice = P[P_SLICE]
     c_touch = P[P_TOUCH]
     c_rcu = P[P_RCU_DELAY]
-
-    # ------------------------------------------------------------------ outputs
-    S = np.zeros(N_S, dtype=np.int64)
-    n_samples = duration // sample_ns + 1
-    TS = np.zeros((n_samples, N_TS), dtype=np.float64)
-    PR = np.zeros((N_PR, 256), dtype=np.int64)
-    npr = 0
-    hist = np.zeros((N_HIST, N_BUCKETS), dtype=np.int64)
-    hmax = np.zeros(N_HIST, dtype=np.int64)
-    TT = np.zeros((nw, ntests, N_TT), dtype=np.int64)
-
-    # ------------------------------------------------------------------ address space
-    G = np.zeros(N_G, dtype=np.int64)              # run-wide scalars (G_*)
-    T = np.zeros((1024, N_F), dtype=np.int64)     # free-segment treap
-    pool = np.zeros(1024, dtype=np.int64)          # recycled tree nodes
-    G[G_NPOOL] = 0
-    A = np.zeros((1024, N_A), dtype=np.int64)      # area table (busy and lazy vmap areas)
-    apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
-    G[G_NAPOOL] = 0
-    G[G_AN] = 0                                         # area ids used so far
-    path = np.zeros(512, dtype=np.int64)
-    stack = np.zeros(512, dtype=np.int64)
-    fit_out = np.zeros(3, dtype=np.int64)
-    prio_st = np.zeros(1, dtype=np.uint64)
-    prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
-    T[0, F_KEY] = va_start
-    T[0, F_SIZE] = va_pages
-    T[0, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-    G[G_TN] = 1
-    G[G_ROOT] = _insert(T, NIL, 0, path)
-
-    G[G_LAZY_NR] = 0          # vmap_lazy_nr, pages
-    G[G_AREA_PAGES] = 0       # pages of busy + lazy areas, guards included
-    G[G_LAZY_AREAS] = 0
-    G[G_BUSY_N] = 0           # allocated, not lazily freed
-    G[G_LIVE_PAGES] = 0       # data pages held by the tests
-    G[G_HIGHWATER] = va_start
-    G[G_PEAK_LAZY] = 0
-    G[G_PEAK_MEM] = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
-    # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
-    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
-    pte_bits = np.zeros(va_pages // (512 * 64) + 2, dtype=np.uint64)
-    pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, dtype=np.uint64)
-
-    # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
-    lz = np.zeros(1024, dtype=np.int64)
-    nlz = 0
-    steal = np.zeros(1024, dtype=np.int64)
-    nsteal = 0
-
-    # free_vmap_cache (list era): end of the cached area, cached_hole_size, cached_align
-    G[G_CACHE_VALID] = 0
-    G[G_CACHE_END] = va_start
-    G[G_CACHED_HOLE] = 0
-    G[G_CACHED_ALIGN] = 0
-
-    # ------------------------------------------------------------------ tasks and CPUs
+    n_samples = TS.shape[0]
     ntask = nw + 1
     KW = nw                      # the drain_vmap_work kworker
     SAMPLER = ntask
-    t_cpu = np.zeros(ntask, dtype=np.int64)
-    t_pc = np.zeros(ntask, dtype=np.int64)
-    t_req = np.zeros(ntask, dtype=np.int64)
-    t_wait = np.zeros(ntask, dtype=np.int64)
-    t_op0 = np.zeros(ntask, dtype=np.int64)
-    t_retry = np.zeros(ntask, dtype=np.int64)
-    t_ret = np.zeros(ntask, dtype=np.int64)
-    t_trig = np.zeros(ntask, dtype=np.int64)
-    t_fresh = np.zeros(ntask, dtype=np.int64)    # a call's preemption point is still ahead
-    for w in range(nw):
-        t_cpu[w] = w % ncpus
-        t_pc[w] = W_OP
-    t_pc[KW] = K_IDLE
-    kw_pending = 0
-    kw_active = 0
-
-    c_cur = np.full(ncpus, -1, dtype=np.int64)
-    c_slice0 = np.zeros(ncpus, dtype=np.int64)
-    c_wakep = np.zeros(ncpus, dtype=np.int64)
-    rq = np.zeros((ncpus, ntask + 1), dtype=np.int64)
-    rq_h = np.zeros(ncpus, dtype=np.int64)
-    rq_n = np.zeros(ncpus, dtype=np.int64)
-
-    # locks: 0 = vmap_area_lock, 1 = free_vmap_area_lock (the same lock without lock_split)
     L_AREA = 0
     L_FREE = 1 if lock_split else 0
-    l_holder = np.full(2, -1, dtype=np.int64)
-    l_rel = np.zeros(2, dtype=np.int64)
-    l_grant = np.zeros(2, dtype=np.int64)
-    lq = np.zeros((2, ntask + 1), dtype=np.int64)
-    lq_h = np.zeros(2, dtype=np.int64)
-    lq_n = np.zeros(2, dtype=np.int64)
-    # mutex vmap_purge_lock: holder and FIFO of sleepers
-    m_holder = -1
-    mq = np.zeros(ntask + 1, dtype=np.int64)
-    mq_h = 0
-    mq_n = 0
-
-    # the purge in progress (the mutex makes it unique)
-    pu_task = -1
-    pu_i = 0
-    pu_start = 0
-    pu_walk = 0
-    pu_free0 = -1
-    pu_yields = 0
-    pu_maxhold = 0
-    pu_pages = 0
-    pu_entries = 0
-    pu_lazy0 = 0
-    pu_decide = 0
-
-    # worker program state: one row per worker (columns WS_*); area ids are -1 when none
-    W = np.zeros((nw, N_WS), dtype=np.int64)
-    for c in (WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK):
-        W[:, c] = -1
-    H = np.zeros((nw, hold_cap), dtype=np.int64)   # held areas / kvfree_rcu pending ring
-    HD = np.zeros((nw, hold_cap), dtype=np.int64)  # kvfree_rcu due times
-    rng = np.zeros(nw, dtype=np.uint64)
-    for w in range(nw):
-        rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
-        if rng[w] == np.uint64(0):
-            rng[w] = np.uint64(1)
-        for _ in range(4):
-            _rng_next(rng, w)
-
-    # ------------------------------------------------------------------ event heap
-    hcap = 2 * ntask + 8
-    ht = np.zeros(hcap, dtype=np.int64)
-    hs = np.zeros(hcap, dtype=np.int64)
-    hk = np.zeros(hcap, dtype=np.int64)
-    hn = 0
-    seq = 0
-    for w in range(nw):
-        hn, seq = _wake(w, t_cpu[w], 0, 0, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
-    c_wakep[:] = 0
-    hn = _heap_push(ht, hs, hk, hn, 0, seq, SAMPLER)
-    seq += 1
-    next_sample = 0
-    isample = 0
-    events = 0
-    workers_left = nw
-    t = 0
-    stop = False
-    err = 0
-
-    inline_t = 0
-    task = 0
-    inline = False        # the task's next step is earlier than every queued event: run it now
+    if K[LS_LZ_SWAP] == 0:
+        lz = lz0
+        steal = lz1
+    else:
+        lz = lz1
+        steal = lz0
+    hn = K[LS_HN]
+    seq = K[LS_SEQ]
+    nlz = K[LS_NLZ]
+    nsteal = K[LS_NSTEAL]
+    npr = K[LS_NPR]
+    kw_pending = K[LS_KW_PENDING]
+    kw_active = K[LS_KW_ACTIVE]
+    m_holder = K[LS_M_HOLDER]
+    mq_h = K[LS_MQ_H]
+    mq_n = K[LS_MQ_N]
+    pu_task = K[LS_PU_TASK]
+    pu_i = K[LS_PU_I]
+    pu_start = K[LS_PU_START]
+    pu_walk = K[LS_PU_WALK]
+    pu_free0 = K[LS_PU_FREE0]
+    pu_yields = K[LS_PU_YIELDS]
+    pu_maxhold = K[LS_PU_MAXHOLD]
+    pu_pages = K[LS_PU_PAGES]
+    pu_entries = K[LS_PU_ENTRIES]
+    pu_lazy0 = K[LS_PU_LAZY0]
+    pu_decide = K[LS_PU_DECIDE]
+    next_sample = K[LS_NEXT_SAMPLE]
+    isample = K[LS_ISAMPLE]
+    events = K[LS_EVENTS]
+    workers_left = K[LS_WORKERS_LEFT]
+    t = K[LS_T]
+    stop = K[LS_STOP] != 0
+    err = K[LS_ERR]
+    inline_t = K[LS_INLINE_T]
+    task = K[LS_TASK]
+    inline = K[LS_INLINE] != 0
+    if K[LS_STARTED] == 0:
+        # first call: the workers wake on their CPUs at t = 0 and the sampler starts
+        K[LS_STARTED] = 1
+        for w in range(nw):
+            hn, seq = _wake(w, TK[TK_CPU, w], t, t, CP, rq, HP, hn, seq)
+        for c in range(ncpus):
+            CP[CP_WAKEP, c] = 0
+        hn = _heap_push(HP, hn, t, seq, SAMPLER)
+        seq += 1
+    status = LOOP_DONE
     while not stop:
+        # at most one new area, lazy-list entry and purge record per event; the tree has at most
+        # one free segment more than there are areas, and T is kept larger than A
+        if G[G_AN] + 2 >= A.shape[0] or G[G_TN] + 4 >= T.shape[0] or nlz + 2 >= lz.shape[0] or npr + 2 >= PR.shape[1]:
+            status = LOOP_GROW
+            break
         if inline:
             inline = False
             t = inline_t
         else:
             if hn == 0:
                 break
-            t = ht[0]
-            task = hk[0]
+            t = HP[0, 0]
+            task = HP[0, 2]
             if t > duration:
                 t = duration
                 break
-            hn = _heap_pop(ht, hs, hk, hn)
+            hn = _heap_pop(HP, hn)
         events += 1
 
         # ---------------------------------------------------------------- sampler
@@ -1477,27 +1575,27 @@ def run(P, orders):
                 TS[isample, TS_HIGHWATER] = hwp
                 TS[isample, TS_MEM] = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_PT_PAGES])
                 TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
-                TS[isample, TS_LOCK_WAITERS] = lq_n[0] + (lq_n[1] if lock_split else 0)
+                TS[isample, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if lock_split else 0)
                 isample += 1
             next_sample += sample_ns
             if next_sample <= duration:
-                hn = _heap_push(ht, hs, hk, hn, next_sample, seq, SAMPLER)
+                hn = _heap_push(HP, hn, next_sample, seq, SAMPLER)
                 seq += 1
             continue
 
-        cpu = t_cpu[task]
-        pc = t_pc[task]
+        cpu = TK[TK_CPU, task]
+        pc = TK[TK_PC, task]
 
         # ---------------------------------------------------------------- preemption points
         # (not on a lock grant: a task spinning in the queue does not give its CPU away)
-        if t_wait[task] == 0 and (pc == W_OP or t_fresh[task] == 1 or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
-            if rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or t - c_slice0[cpu] >= c_slice):
-                rq[cpu, (rq_h[cpu] + rq_n[cpu]) % rq.shape[1]] = task
-                rq_n[cpu] += 1
-                hn, seq = _switch_to_next(cpu, t, c_ctxsw, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
+        if TK[TK_WAIT, task] == 0 and (pc == W_OP or TK[TK_FRESH, task] == 1 or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
+            if CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or t - CP[CP_SLICE0, cpu] >= c_slice):
+                rq[cpu, (CP[CP_RQ_H, cpu] + CP[CP_RQ_N, cpu]) % rq.shape[1]] = task
+                CP[CP_RQ_N, cpu] += 1
+                hn, seq = _switch_to_next(cpu, t, c_ctxsw, CP, rq, HP, hn, seq)
                 continue
 
-        t_fresh[task] = 0
+        TK[TK_FRESH, task] = 0
         # A worker whose call ends at nt generates its next call right away (pass 2), as of
         # time nt: the generator only reads and writes the worker's own state. The preemption
         # point then sits at the call's first lock request (t_fresh), so one event per call.
@@ -1515,30 +1613,30 @@ def run(P, orders):
                 kind = _next_call(w, t, P, orders, W, H, HD, TT, rng)
                 # ---- start the call
                 W[w, WS_OP_KIND] = kind
-                t_op0[w] = t
+                TK[TK_OP0, w] = t
                 if kind == OP_EXIT:
                     if spec:
-                        t_pc[w] = W_EXIT       # exit at its own time, not now
+                        TK[TK_PC, w] = W_EXIT       # exit at its own time, not now
                         nt = t
                     else:
-                        t_pc[w] = W_DONE
+                        TK[TK_PC, w] = W_DONE
                         workers_left -= 1
                         block = True
                 elif kind == OP_CPU:
                     nt = t + W[w, WS_OP_SIZE]
                 elif kind == OP_ALLOC:
                     # kmalloc the vmap_area, then take the lock for the search
-                    t_retry[w] = 0
-                    t_fresh[w] = 1
-                    t_pc[w] = W_ALLOC_LOCK
+                    TK[TK_RETRY, w] = 0
+                    TK[TK_FRESH, w] = 1
+                    TK[TK_PC, w] = W_ALLOC_LOCK
                     nt = t + c_kmalloc
                 else:
-                    t_fresh[w] = 1
-                    t_pc[w] = W_FREE_LOCK
+                    TK[TK_FRESH, w] = 1
+                    TK[TK_PC, w] = W_FREE_LOCK
                     nt = t
 
             elif pc == W_EXIT:
-                t_pc[task] = W_DONE
+                TK[TK_PC, task] = W_DONE
                 workers_left -= 1
                 block = True
 
@@ -1546,9 +1644,9 @@ def run(P, orders):
             elif pc == W_ALLOC_LOCK:
                 w = task
                 lk = L_FREE
-                got, hn, seq = _lock_request(lk, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                got, hn, seq = _lock_request(lk, w, t, c_handoff, TK, LK, lq, HP, hn, seq)
                 if got:
-                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, w])
                     S[S_LOCK_ACQ] += 1
                     size = W[w, WS_OP_SIZE] + W[w, WS_OP_GUARD]
                     align = W[w, WS_OP_ALIGN]
@@ -1557,18 +1655,12 @@ def run(P, orders):
                         hold = c_alloc_base + walked * c_list_walk
                     else:
                         hold = c_alloc_base + _ilog2(G[G_TN] - G[G_NPOOL]) * c_tree_level
-                    hn, seq = _lock_release(lk, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    hn, seq = _lock_release(lk, t + hold, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     if node == NIL:
-                        t_pc[w] = W_ALLOC_FAILED
+                        TK[TK_PC, w] = W_ALLOC_FAILED
                         nt = t + hold
                     else:
-                        if G[G_TN] + 2 >= T.shape[0]:
-                            T = _grow_rows(T, T.shape[0] * 2)
-                            pool = _grow1(pool, T.shape[0])
-                        if G[G_AN] + 1 >= A.shape[0]:
-                            A = _grow_rows(A, A.shape[0] * 2)
-                            apool = _grow1(apool, A.shape[0])
                         a = fit_out[0]
                         aid = _va_carve(G, T, pool, A, apool, prio_st, path, fit_out, node, size, W[w, WS_OP_GUARD])
                         if W[w, WS_OP_GUARD]:
@@ -1595,7 +1687,7 @@ def run(P, orders):
                             S[S_OOM_T] = t
                             stop = True
                         if check:
-                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                             if e != 0:
                                 err = e
                                 stop = True
@@ -1620,44 +1712,44 @@ def run(P, orders):
                             HD[w, j] = t + c_rcu
                             W[w, WS_RING_N] += 1
                         if lock_split:
-                            t_pc[w] = W_INSERT_LOCK
+                            TK[TK_PC, w] = W_INSERT_LOCK
                             nt = t + hold
                         else:
                             post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
-                            _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
-                            t_pc[w] = W_OP
+                            _hist_add(hist, hmax, H_ALLOC, t + hold + post - TK[TK_OP0, w])
+                            TK[TK_PC, w] = W_OP
                             nt = t + hold + post
 
             elif pc == W_INSERT_LOCK:
                 # 5.5+: insert into the busy tree under vmap_area_lock
                 w = task
-                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, TK, LK, lq, HP, hn, seq)
                 if got:
-                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, w])
                     S[S_LOCK_ACQ] += 1
                     hold = c_tree_level * _ilog2(G[G_BUSY_N] + 1) + c_alloc_base // 2
-                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
-                    _hist_add(hist, hmax, H_ALLOC, t + hold + post - t_op0[w])
-                    t_pc[w] = W_OP
+                    _hist_add(hist, hmax, H_ALLOC, t + hold + post - TK[TK_OP0, w])
+                    TK[TK_PC, w] = W_OP
                     nt = t + hold + post
 
             elif pc == W_ALLOC_FAILED:
                 w = task
-                if t_retry[w] == 0:
+                if TK[TK_RETRY, w] == 0:
                     # purge_vmap_area_lazy(): mutex_lock, purge, then retry the search once
-                    t_retry[w] = 1
-                    t_trig[w] = TRIGGER_ALLOC_FAIL
-                    t_ret[w] = W_ALLOC_LOCK
+                    TK[TK_RETRY, w] = 1
+                    TK[TK_TRIG, w] = TRIGGER_ALLOC_FAIL
+                    TK[TK_RET, w] = W_ALLOC_LOCK
                     if m_holder == -1:
                         m_holder = w
-                        t_pc[w] = PU_START
+                        TK[TK_PC, w] = PU_START
                         nt = t
                     else:
                         mq[(mq_h + mq_n) % mq.shape[0]] = w
                         mq_n += 1
-                        t_pc[w] = PU_START
+                        TK[TK_PC, w] = PU_START
                         block = True
                 else:
                     # the retry failed too: the test sees NULL
@@ -1667,21 +1759,21 @@ def run(P, orders):
                     if W[w, WS_PHASE] < 4:
                         W[w, WS_PHASE] = 8
                         W[w, WS_I] = 0
-                    t_pc[w] = W_OP
+                    TK[TK_PC, w] = W_OP
                     nt = t
 
             # ================================================================ vfree
             elif pc == W_FREE_LOCK:
                 w = task
-                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                got, hn, seq = _lock_request(L_AREA, w, t, c_handoff, TK, LK, lq, HP, hn, seq)
                 if got:
-                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[w])
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, w])
                     S[S_LOCK_ACQ] += 1
                     # find_vmap_area (an rb-tree lookup; 5.11+ also unlinks from the busy tree):
                     # costed by depth; the worker already knows its area id
                     x = W[w, WS_OP_KEY]
                     hold = c_lookup + _ilog2(G[G_BUSY_N] + G[G_LAZY_AREAS] + 1) * c_tree_level
-                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     npg = 0
                     if x >= 0 and A[x, A_STATE] == ST_BUSY:
@@ -1696,44 +1788,42 @@ def run(P, orders):
                         G[G_LAZY_NR] += size
                         if G[G_LAZY_NR] > G[G_PEAK_LAZY]:
                             G[G_PEAK_LAZY] = G[G_LAZY_NR]
-                        if nlz >= lz.shape[0]:
-                            lz = _grow1(lz, lz.shape[0] * 2)
                         lz[nlz] = x
                         nlz += 1
                         S[S_FREES] += 1
                         S[S_OPS] += 1
                         if check:
-                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                             if e != 0:
                                 err = e
                                 stop = True
                     post = npg * c_unmap_page + c_lazy_add
-                    _hist_add(hist, hmax, H_FREE, t + hold + post - t_op0[w])
-                    t_pc[w] = W_OP
+                    _hist_add(hist, hmax, H_FREE, t + hold + post - TK[TK_OP0, w])
+                    TK[TK_PC, w] = W_OP
                     nt = t + hold + post
                     if G[G_LAZY_NR] > lazy_max:
                         if mode == MODE_SYNC:
                             # try_purge_vmap_area_lazy(): mutex_trylock, purge in this task
                             if m_holder == -1:
                                 m_holder = w
-                                t_trig[w] = TRIGGER_FREE
-                                t_ret[w] = W_OP
-                                t_pc[w] = PU_START
+                                TK[TK_TRIG, w] = TRIGGER_FREE
+                                TK[TK_RET, w] = W_OP
+                                TK[TK_PC, w] = PU_START
                         elif kw_pending == 0:
                             # schedule_work(&drain_vmap_work) on this CPU
                             kw_pending = 1
                             if kw_active == 0:
                                 kw_active = 1
-                                t_cpu[KW] = cpu
-                                t_pc[KW] = K_START
-                                hn, seq = _wake(KW, cpu, t, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
+                                TK[TK_CPU, KW] = cpu
+                                TK[TK_PC, KW] = K_START
+                                hn, seq = _wake(KW, cpu, t, c_wakeup, CP, rq, HP, hn, seq)
 
             # ================================================================ drain_vmap_area_work
             elif pc == K_START:
                 kw_pending = 0
-                t_trig[KW] = TRIGGER_DRAIN
-                t_ret[KW] = K_AFTER
-                t_pc[KW] = PU_START
+                TK[TK_TRIG, KW] = TRIGGER_DRAIN
+                TK[TK_RET, KW] = K_AFTER
+                TK[TK_PC, KW] = PU_START
                 if m_holder == -1:
                     m_holder = KW
                     nt = t
@@ -1743,10 +1833,10 @@ def run(P, orders):
                     block = True
             elif pc == K_AFTER:
                 if G[G_LAZY_NR] > lazy_max or kw_pending:
-                    t_pc[KW] = K_START
+                    TK[TK_PC, KW] = K_START
                     nt = t
                 else:
-                    t_pc[KW] = K_IDLE
+                    TK[TK_PC, KW] = K_IDLE
                     kw_active = 0
                     block = True
 
@@ -1763,6 +1853,7 @@ def run(P, orders):
                 pu_decide = 0
                 pu_walk = 0
                 lz, steal = steal, lz
+                K[LS_LZ_SWAP] ^= 1
                 nsteal = nlz
                 nlz = 0
                 pu_entries = nsteal
@@ -1774,29 +1865,28 @@ def run(P, orders):
                     if flush_mode == FLUSH_AT_INSERT:
                         # 5.11+: the purge list is the address-ordered purge tree, in which
                         # adjacent lazy areas were merged at insert: sort, and count the runs
-                        order = np.argsort(A[steal[:nsteal], A_START])
-                        steal[:nsteal] = steal[:nsteal][order]
+                        _radix_sort_by_start(steal, nsteal, A, RS)
                         pu_entries = 1
                         for q in range(1, nsteal):
                             if A[steal[q], A_START] != A[steal[q - 1], A_START] + A[steal[q - 1], A_SIZE]:
                                 pu_entries += 1
                     else:
                         pu_walk = nsteal * c_flush_walk
-                    t_pc[task] = PU_FLUSH
+                    TK[TK_PC, task] = PU_FLUSH
                     nt = t + c_steal + pu_walk
             elif pc == PU_FLUSH:
-                t_pc[task] = PU_RELOCK
+                TK[TK_PC, task] = PU_RELOCK
                 nt = t + c_tlb
             elif pc == PU_RELOCK:
                 # take the lock for the free loop (first time, or again after cond_resched_lock)
-                got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, t_wait, t_req, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, TK, LK, lq, HP, hn, seq)
                 if got:
-                    _hist_add(hist, hmax, H_LOCK_WAIT, t - t_req[task])
+                    _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, task])
                     S[S_LOCK_ACQ] += 1
-                    l_grant[L_FREE] = t
+                    LK[LK_GRANT, L_FREE] = t
                     if pu_free0 < 0:
                         pu_free0 = t
-                    t_pc[task] = PU_LOOP
+                    TK[TK_PC, task] = PU_LOOP
                     nt = t
             elif pc == PU_LOOP:
                 lk = L_FREE
@@ -1805,16 +1895,16 @@ def run(P, orders):
                     if pu_decide:
                         # cond_resched_lock() after the previous entry, decided at its end time
                         pu_decide = 0
-                        contended = lq_n[lk] > 0
-                        resched = rq_n[cpu] > 0 and (c_wakep[cpu] == 1 or tt - c_slice0[cpu] >= c_slice)
+                        contended = LK[LK_QN, lk] > 0
+                        resched = CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or tt - CP[CP_SLICE0, cpu] >= c_slice)
                         may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)
                         if may_yield and ((contended and preempt == PREEMPT_FULL) or resched):
                             pu_yields += 1
-                            hold = tt - l_grant[lk]
+                            hold = tt - LK[LK_GRANT, lk]
                             if hold > pu_maxhold:
                                 pu_maxhold = hold
                             _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                            hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                            hn, seq = _lock_release(lk, tt, c_handoff, LK, lq, HP, hn, seq)
                             yielded = True
                             break
                     if pu_i >= nsteal:
@@ -1841,9 +1931,6 @@ def run(P, orders):
                         G[G_NAPOOL] += 1
                     G[G_LAZY_AREAS] -= n_in
                     G[G_AREA_PAGES] -= run_pages
-                    if G[G_TN] + 2 >= T.shape[0]:
-                        T = _grow_rows(T, T.shape[0] * 2)
-                        pool = _grow1(pool, T.shape[0])
                     _va_free(G, T, pool, prio_st, path, rs, run_pages, allocator, va_start)
                     G[G_LAZY_NR] -= run_pages
                     pu_pages += run_pages
@@ -1851,7 +1938,7 @@ def run(P, orders):
                     if allocator == ALLOC_TREE:
                         tt += c_tree_level * _ilog2(G[G_TN] - G[G_NPOOL])
                     if check:
-                        e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack)
+                        e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                         if e != 0:
                             err = e
                             stop = True
@@ -1859,7 +1946,7 @@ def run(P, orders):
                     if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)):
                         # a yield is possible: everything due before tt happens first, then we decide
                         pu_decide = 1
-                        if hn > 0 and ht[0] <= tt:
+                        if hn > 0 and HP[0, 0] <= tt:
                             break
                     elif next_sample <= tt:
                         # no yield possible, so nobody else can change what this loop does: it runs
@@ -1869,17 +1956,17 @@ def run(P, orders):
                         break
                 if yielded:
                     # ... schedule() if due (a preemption point), then queue for the lock again
-                    t_pc[task] = PU_RELOCK
+                    TK[TK_PC, task] = PU_RELOCK
                     nt = tt
                 elif pu_i >= nsteal and pu_decide == 0 and not stop:
-                    hold = tt - l_grant[lk]
+                    hold = tt - LK[LK_GRANT, lk]
                     if hold > pu_maxhold:
                         pu_maxhold = hold
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                    hn, seq = _lock_release(lk, tt, c_handoff, l_holder, l_rel, lq, lq_h, lq_n, ht, hs, hk, hn, seq)
+                    hn, seq = _lock_release(lk, tt, c_handoff, LK, lq, HP, hn, seq)
                     if tt > t:
                         # the loop ran ahead: the purge (and the mutex) ends at tt, not now
-                        t_pc[task] = PU_DONE
+                        TK[TK_PC, task] = PU_DONE
                         nt = tt
                     else:
                         finish_purge = True
@@ -1890,8 +1977,6 @@ def run(P, orders):
 
             if finish_purge:
                 # record the purge, mutex_unlock (hand it to a sleeper), return to the caller
-                if npr >= PR.shape[1]:
-                    PR = _grow2(PR, PR.shape[1] * 2)
                 PR[PR_START, npr] = pu_start
                 PR[PR_END, npr] = tt
                 PR[PR_WALK, npr] = pu_walk
@@ -1903,7 +1988,7 @@ def run(P, orders):
                 PR[PR_YIELDS, npr] = pu_yields
                 PR[PR_MAX_HOLD, npr] = pu_maxhold
                 PR[PR_CPU, npr] = cpu
-                PR[PR_TRIGGER, npr] = t_trig[task]
+                PR[PR_TRIGGER, npr] = TK[TK_TRIG, task]
                 PR[PR_LAZY_START, npr] = pu_lazy0
                 npr += 1
                 if nsteal > 0:
@@ -1917,10 +2002,10 @@ def run(P, orders):
                     mq_h = (mq_h + 1) % mq.shape[0]
                     mq_n -= 1
                     m_holder = nxt
-                    hn, seq = _wake(nxt, t_cpu[nxt], tt, c_wakeup, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
-                t_pc[task] = t_ret[task]
+                    hn, seq = _wake(nxt, TK[TK_CPU, nxt], tt, c_wakeup, CP, rq, HP, hn, seq)
+                TK[TK_PC, task] = TK[TK_RET, task]
                 nt = tt
-            if _pass == 0 and task < nw and t_pc[task] == W_OP and nt >= 0 and not block and not stop:
+            if _pass == 0 and task < nw and TK[TK_PC, task] == W_OP and nt >= 0 and not block and not stop:
                 spec = True
                 t = nt
                 pc = W_OP
@@ -1930,18 +2015,199 @@ def run(P, orders):
             t = t_saved
 
         if nt >= 0:
-            if not block and nt <= duration and (hn == 0 or nt < ht[0]):
+            if not block and nt <= duration and (hn == 0 or nt < HP[0, 0]):
                 inline = True
                 inline_t = nt
             else:
-                hn = _heap_push(ht, hs, hk, hn, nt, seq, task)
+                hn = _heap_push(HP, hn, nt, seq, task)
                 seq += 1
         if block:
-            hn, seq = _switch_to_next(cpu, t, c_ctxsw, c_cur, c_slice0, c_wakep, rq, rq_h, rq_n, ht, hs, hk, hn, seq)
+            hn, seq = _switch_to_next(cpu, t, c_ctxsw, CP, rq, HP, hn, seq)
         if workers_left == 0 and kw_active == 0 and pu_task < 0:
             stop = True
 
-    if not stop and hn == 0 and t < duration and workers_left > 0:
+    K[LS_HN] = hn
+    K[LS_SEQ] = seq
+    K[LS_NLZ] = nlz
+    K[LS_NSTEAL] = nsteal
+    K[LS_NPR] = npr
+    K[LS_KW_PENDING] = kw_pending
+    K[LS_KW_ACTIVE] = kw_active
+    K[LS_M_HOLDER] = m_holder
+    K[LS_MQ_H] = mq_h
+    K[LS_MQ_N] = mq_n
+    K[LS_PU_TASK] = pu_task
+    K[LS_PU_I] = pu_i
+    K[LS_PU_START] = pu_start
+    K[LS_PU_WALK] = pu_walk
+    K[LS_PU_FREE0] = pu_free0
+    K[LS_PU_YIELDS] = pu_yields
+    K[LS_PU_MAXHOLD] = pu_maxhold
+    K[LS_PU_PAGES] = pu_pages
+    K[LS_PU_ENTRIES] = pu_entries
+    K[LS_PU_LAZY0] = pu_lazy0
+    K[LS_PU_DECIDE] = pu_decide
+    K[LS_NEXT_SAMPLE] = next_sample
+    K[LS_ISAMPLE] = isample
+    K[LS_EVENTS] = events
+    K[LS_WORKERS_LEFT] = workers_left
+    K[LS_T] = t
+    K[LS_STOP] = 1 if stop else 0
+    K[LS_ERR] = err
+    K[LS_INLINE_T] = inline_t
+    K[LS_TASK] = task
+    K[LS_INLINE] = 1 if inline else 0
+    return status
+
+
+# ============================================================================ the run
+@njit(cache=True, error_model="numpy")
+def run(P, orders):
+    """Simulate one configuration. See the module docstring for what is modelled.
+
+    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
+    Returns (scalars, timeseries, purges, hist, hist_max, tests).
+    """
+    ncpus = P[P_NCPUS]
+    nw = P[P_NWORK]
+    duration = P[P_DURATION]
+    sample_ns = P[P_SAMPLE_NS]
+    va_start = P[P_VA_START]
+    va_pages = P[P_VA_PAGES]
+    base_mem = P[P_BASE_MEM]
+    page_size = P[P_PAGE_SIZE]
+    va_obj = P[P_VA_OBJ]
+    hold_cap = P[P_HOLD_CAP]
+    check = P[P_CHECK]
+    ntests = orders.shape[1]
+
+    # ------------------------------------------------------------------ outputs
+    S = np.zeros(N_S, dtype=np.int64)
+    n_samples = duration // sample_ns + 1
+    TS = np.zeros((n_samples, N_TS), dtype=np.float64)
+    PR = np.zeros((N_PR, 256), dtype=np.int64)
+    hist = np.zeros((N_HIST, N_BUCKETS), dtype=np.int64)
+    hmax = np.zeros(N_HIST, dtype=np.int64)
+    TT = np.zeros((nw, ntests, N_TT), dtype=np.int64)
+
+    # ------------------------------------------------------------------ address space
+    G = np.zeros(N_G, dtype=np.int64)              # run-wide scalars (G_*)
+    T = np.zeros((1024 + 8, N_F), dtype=np.int64)  # free-segment treap (kept larger than A)
+    pool = np.zeros(T.shape[0], dtype=np.int64)    # recycled tree nodes
+    G[G_NPOOL] = 0
+    A = np.zeros((1024, N_A), dtype=np.int64)      # area table (busy and lazy vmap areas)
+    apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
+    G[G_NAPOOL] = 0
+    G[G_AN] = 0                                         # area ids used so far
+    path = np.zeros(512, dtype=np.int64)
+    stack = np.zeros(512, dtype=np.int64)
+    fit_out = np.zeros(3, dtype=np.int64)
+    prio_st = np.zeros(1, dtype=np.uint64)
+    prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
+    T[0, F_KEY] = va_start
+    T[0, F_SIZE] = va_pages
+    T[0, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+    T[0, F_LEFT] = NIL
+    T[0, F_RIGHT] = NIL
+    T[0, F_MAXFREE] = va_pages
+    T[0, F_SUM] = va_pages
+    G[G_TN] = 1
+    G[G_ROOT] = 0
+
+    G[G_LAZY_NR] = 0          # vmap_lazy_nr, pages
+    G[G_AREA_PAGES] = 0       # pages of busy + lazy areas, guards included
+    G[G_LAZY_AREAS] = 0
+    G[G_BUSY_N] = 0           # allocated, not lazily freed
+    G[G_LIVE_PAGES] = 0       # data pages held by the tests
+    G[G_HIGHWATER] = va_start
+    G[G_PEAK_LAZY] = 0
+    G[G_PEAK_MEM] = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
+    # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
+    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
+    pte_bits = np.zeros(va_pages // (512 * 64) + 2, dtype=np.uint64)
+    pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, dtype=np.uint64)
+
+    # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
+    lz0 = np.zeros(1024, dtype=np.int64)
+    lz1 = np.zeros(1024, dtype=np.int64)
+
+    # free_vmap_cache (list era): end of the cached area, cached_hole_size, cached_align
+    G[G_CACHE_VALID] = 0
+    G[G_CACHE_END] = va_start
+    G[G_CACHED_HOLE] = 0
+    G[G_CACHED_ALIGN] = 0
+
+    # ------------------------------------------------------------------ tasks and CPUs
+    ntask = nw + 1
+    KW = nw                      # the drain_vmap_work kworker
+    TK = np.zeros((N_TK, ntask), dtype=np.int64)   # per task (TK_* rows)
+    for w in range(nw):
+        TK[TK_CPU, w] = w % ncpus
+        TK[TK_PC, w] = W_OP
+    TK[TK_PC, KW] = K_IDLE
+    CP = np.zeros((N_CP, ncpus), dtype=np.int64)   # per CPU (CP_* rows)
+    for c in range(ncpus):
+        CP[CP_CUR, c] = -1
+    rq = np.zeros((ncpus, ntask + 1), dtype=np.int64)   # run queues (rings)
+
+    # locks: 0 = vmap_area_lock, 1 = free_vmap_area_lock (the same lock without lock_split)
+    LK = np.zeros((N_LK, 2), dtype=np.int64)       # per lock (LK_* rows)
+    LK[LK_HOLDER, 0] = -1
+    LK[LK_HOLDER, 1] = -1
+    lq = np.zeros((2, ntask + 1), dtype=np.int64)   # waiter queues (rings)
+    # mutex vmap_purge_lock: FIFO of sleepers (the holder is in K)
+    mq = np.zeros(ntask + 1, dtype=np.int64)
+
+    # worker program state: one row per worker (columns WS_*); area ids are -1 when none
+    W = np.zeros((nw, N_WS), dtype=np.int64)
+    for c in (WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK):
+        W[:, c] = -1
+    H = np.zeros((nw, hold_cap), dtype=np.int64)   # held areas / kvfree_rcu pending ring
+    HD = np.zeros((nw, hold_cap), dtype=np.int64)  # kvfree_rcu due times
+    rng = np.zeros(nw, dtype=np.uint64)
+    for w in range(nw):
+        rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
+        if rng[w] == np.uint64(0):
+            rng[w] = np.uint64(1)
+        for _ in range(4):
+            _rng_next(rng, w)
+
+    # ------------------------------------------------------------------ event heap
+    HP = np.zeros((2 * ntask + 8, 3), dtype=np.int64)
+
+    # ------------------------------------------------------------------ the loop, growing arrays
+    CK = np.zeros((3, T.shape[0] if check else 1), dtype=np.int64)   # _check_space scratch
+    RS = np.zeros((4, max(lz0.shape[0], 2048)), dtype=np.int64)       # purge-list sort scratch
+    K = np.zeros(N_LS, dtype=np.int64)     # loop state (LS_*); everything else starts at 0
+    K[LS_M_HOLDER] = -1
+    K[LS_PU_TASK] = -1
+    K[LS_PU_FREE0] = -1
+    K[LS_WORKERS_LEFT] = nw
+    while _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out,
+                prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP,
+                CK, RS) == LOOP_GROW:
+        if G[G_AN] + 2 >= A.shape[0]:
+            A = _grow_rows(A, A.shape[0] * 2)
+            apool = _grow1(apool, A.shape[0])
+        if G[G_TN] + 4 >= T.shape[0] or T.shape[0] < A.shape[0] + 8:
+            T = _grow_rows(T, max(T.shape[0] * 2, A.shape[0] + 8))
+            pool = _grow1(pool, T.shape[0])
+            if check:
+                CK = _grow2(CK, T.shape[0])
+        if K[LS_NLZ] + 2 >= lz0.shape[0]:
+            lz0 = _grow1(lz0, lz0.shape[0] * 2)
+            lz1 = _grow1(lz1, lz0.shape[0])
+            if RS.shape[1] < lz0.shape[0]:
+                RS = _grow2(RS, lz0.shape[0])
+        if K[LS_NPR] + 2 >= PR.shape[1]:
+            PR = _grow2(PR, PR.shape[1] * 2)
+
+    t = K[LS_T]
+    npr = K[LS_NPR]
+    isample = K[LS_ISAMPLE]
+    workers_left = K[LS_WORKERS_LEFT]
+    err = K[LS_ERR]
+    if K[LS_STOP] == 0 and K[LS_HN] == 0 and t < duration and workers_left > 0:
         err = ERR_STALL   # everyone waits and nothing is scheduled: a model bug
     # tests still running at the end: count their time so far
     for w in range(nw):
@@ -1949,7 +2215,7 @@ def run(P, orders):
         if tpos < ntests and orders[w, tpos] >= 0 and TT[w, tpos, TT_REPS] > 0:
             TT[w, tpos, TT_TIME] += t - W[w, WS_T0]
     S[S_SIM_NS] = t
-    S[S_EVENTS] = events
+    S[S_EVENTS] = K[LS_EVENTS]
     S[S_PEAK_LAZY] = G[G_PEAK_LAZY]
     S[S_NPURGE] = npr
     S[S_NSAMPLES] = isample

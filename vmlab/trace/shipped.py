@@ -1,0 +1,29 @@
+"""The recordings shipped in the repository (``data/kernel/raw``): `SHIPPED_DIR`, `shipped_runs`,
+`load_shipped`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .kernel_run import KernelRun
+from .load import load_kernel_run
+
+#: The repository's copy of the shipped recordings (raw/<tag>/<run>_trace.txt.gz, dmesg, params, ...).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "kernel" / "raw"
+
+
+def shipped_runs(root=None) -> list[tuple[str, str]]:
+    """(tag, run) of every recording under ``data/kernel/raw`` (the repository's copy)."""
+    root = Path(root) if root is not None else SHIPPED_DIR
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        for t in sorted(d.glob("*_trace.txt.gz")):
+            out.append((d.name, t.name[: -len("_trace.txt.gz")]))
+    return out
+
+
+def load_shipped(tag: str, run: str, **kw) -> KernelRun:
+    """`load_kernel_run` of a shipped recording, e.g. ``load_shipped("smp2", "fix_size")``."""
+    d = SHIPPED_DIR / tag
+    if not d.is_dir():
+        raise ValueError(f"no shipped recording {tag!r}; there are {sorted({t for t, _ in shipped_runs()})}")
+    return load_kernel_run(d, run=run, **kw)
