@@ -82,6 +82,12 @@ def main() -> None:
         print(f"hikey960 stress {k}: {r.summary.ops} ops, {r.summary.ops / r.summary.wall_s / 1e6:.2f} M ops/s, "
               f"realtime x{r.summary.sim_ns / 1e9 / r.summary.wall_s:.1f}")
 
+    # the list era's aligned search (fix_align_alloc_test leaves thousands of misaligned holes)
+    r = simulate(SimConfig.for_kernel("5.1", platform="hikey960", ncpus=8, workload="fix_align_alloc_test",
+                                      duration_s=dur))
+    print(f"hikey960 fix_align_alloc_test 5.1: {r.summary.ops} ops, "
+          f"{r.summary.ops / r.summary.wall_s / 1e6:.2f} M ops/s")
+
     # same mechanics as the SimPy baseline: 8 CPUs, fix_size (3 pages), threshold, list allocator
     def engine_fix():
         r = simulate(SimConfig.for_kernel("5.1", platform="hikey960", ncpus=8, workload="fix_size",

@@ -237,7 +237,10 @@ F_LEFT = 3
 F_RIGHT = 4     # must be F_LEFT + 1
 F_MAXFREE = 5   # largest free segment in the subtree (pages)
 F_SUM = 6       # free pages in the subtree
+F_MAXAL = 7     # largest (end - start rounded up to AL) in the subtree: room for an AL-aligned start
 N_F = 8         # one 64-byte row per node
+T_HEADER = 0    # row 0 of the tree is no node: T[T_HEADER, F_KEY] holds AL (pages, a power of two)
+PATH_OK = 256   # _lowest_fit keeps a flag per depth d at path[PATH_OK + d]
 A_START = 0     # area table: first page
 A_SIZE = 1      # pages, guard included
 A_GUARD = 2     # 1 if a guard page is included (0 for vmap blocks)
@@ -274,7 +277,7 @@ OP_EXIT = 4
 # run-wide scalars shared with the address-space helpers (the G array)
 G_ROOT = 0
 G_NPOOL = 1
-G_TN = 2
+G_TN = 2          # tree rows used so far (the header included: free segments = G_TN - 1 - G_NPOOL)
 G_NAPOOL = 3
 G_AN = 4
 G_LAZY_NR = 5
@@ -489,16 +492,24 @@ def _upd(T, x):
     r = T[x, F_RIGHT]
     m = T[x, F_SIZE]
     sm = m
+    al = T[T_HEADER, F_KEY]
+    k = T[x, F_KEY]
+    ma = k + m - ((k + al - 1) & -al)
     if l != NIL:
         if T[l, F_MAXFREE] > m:
             m = T[l, F_MAXFREE]
+        if T[l, F_MAXAL] > ma:
+            ma = T[l, F_MAXAL]
         sm += T[l, F_SUM]
     if r != NIL:
         if T[r, F_MAXFREE] > m:
             m = T[r, F_MAXFREE]
+        if T[r, F_MAXAL] > ma:
+            ma = T[r, F_MAXAL]
         sm += T[r, F_SUM]
     T[x, F_MAXFREE] = m
     T[x, F_SUM] = sm
+    T[x, F_MAXAL] = ma
 
 
 @_kernel(A2, A1, I)
@@ -653,19 +664,31 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
     segment is >= `length` (and it can lie above lo), else check the node, else go right, else
     climb back. Returns the node (or NIL); path[0..out[2]) is the root-to-node path, out[0] the
     aligned start, out[1] the largest too-small free segment checked (for cached_hole_size).
+
+    A subtree that lies wholly at or above lo and whose F_MAXAL is below `size` has no fit when
+    `align` >= AL (an aligned start is at or past the AL-aligned one), so it is skipped, and its
+    largest segment, which the walk would have checked, goes to out[1]: the result is the walk's,
+    without visiting the misaligned segments one by one (fix_align_alloc_test leaves thousands).
     """
     out[1] = 0
     out[2] = 0
     if root == NIL or T[root, F_MAXFREE] < length:
         return NIL
+    prune = align >= T[T_HEADER, F_KEY]
     d = 0
     cur = root
+    cur_ok = 0             # 1: the subtree at cur lies wholly at or above lo
     while True:
         while True:
             path[d] = cur
+            path[PATH_OK + d] = cur_ok
             d += 1
             l = T[cur, F_LEFT]
             if l != NIL and T[l, F_MAXFREE] >= length and T[cur, F_KEY] > lo:
+                if cur_ok and prune and T[l, F_MAXAL] < size:
+                    if T[l, F_MAXFREE] > out[1]:
+                        out[1] = T[l, F_MAXFREE]
+                    break
                 cur = l
             else:
                 break
@@ -675,8 +698,14 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
                 return cur
             r = T[cur, F_RIGHT]
             if r != NIL and T[r, F_MAXFREE] >= length:
-                cur = r
-                break
+                r_ok = 1 if T[cur, F_KEY] >= lo else 0
+                if r_ok and prune and T[r, F_MAXAL] < size:
+                    if T[r, F_MAXFREE] > out[1]:
+                        out[1] = T[r, F_MAXFREE]
+                else:
+                    cur = r
+                    cur_ok = r_ok
+                    break
             found = False
             while d > 1:
                 child = path[d - 1]
@@ -684,6 +713,7 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
                 parent = path[d - 1]
                 if T[parent, F_LEFT] == child:
                     cur = parent
+                    cur_ok = path[PATH_OK + d - 1]
                     found = True
                     break
             if not found:
@@ -829,13 +859,17 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
         r = T[cur, F_RIGHT]
         m = sz
         sm = sz
+        al = T[T_HEADER, F_KEY]
+        ma = k + sz - ((k + al - 1) & -al)
         if l != NIL:
             m = max(m, T[l, F_MAXFREE])
+            ma = max(ma, T[l, F_MAXAL])
             sm += T[l, F_SUM]
         if r != NIL:
             m = max(m, T[r, F_MAXFREE])
+            ma = max(ma, T[r, F_MAXAL])
             sm += T[r, F_SUM]
-        if m != T[cur, F_MAXFREE] or sm != T[cur, F_SUM]:
+        if m != T[cur, F_MAXFREE] or sm != T[cur, F_SUM] or ma != T[cur, F_MAXAL]:
             return ERR_AUGMENT
         fs[nf] = k
         fe[nf] = k + sz
@@ -1654,7 +1688,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     if allocator == ALLOC_LIST:
                         hold = c_alloc_base + walked * c_list_walk
                     else:
-                        hold = c_alloc_base + _ilog2(G[G_TN] - G[G_NPOOL]) * c_tree_level
+                        hold = c_alloc_base + _ilog2(G[G_TN] - 1 - G[G_NPOOL]) * c_tree_level
                     hn, seq = _lock_release(lk, t + hold, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
                     if node == NIL:
@@ -1936,7 +1970,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     pu_pages += run_pages
                     tt += c_free_area
                     if allocator == ALLOC_TREE:
-                        tt += c_tree_level * _ilog2(G[G_TN] - G[G_NPOOL])
+                        tt += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
                     if check:
                         e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                         if e != 0:
@@ -2061,30 +2095,41 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
 
 
 # ============================================================================ the run
-@njit(cache=True, error_model="numpy")
 def run(P, orders):
     """Simulate one configuration. See the module docstring for what is modelled.
 
     P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
     Returns (scalars, timeseries, purges, hist, hist_max, tests).
+
+    The large, sparsely used arrays (the time series, each worker's held areas) are allocated
+    here by numpy, whose zeroed pages cost nothing until they are written; numba's np.zeros
+    would write all of them (milliseconds per run for the stress mode's 64k-entry hold rings).
     """
+    nw = int(P[P_NWORK])
+    TS = np.zeros((int(P[P_DURATION] // P[P_SAMPLE_NS]) + 1, N_TS), dtype=np.float64)
+    H = np.zeros((nw, int(P[P_HOLD_CAP])), dtype=np.int64)
+    HD = np.zeros((nw, int(P[P_HOLD_CAP])), dtype=np.int64)
+    return _run(np.ascontiguousarray(P, dtype=np.int64), np.ascontiguousarray(orders, dtype=np.int64),
+                TS, H, HD)
+
+
+@njit(cache=True, error_model="numpy")
+def _run(P, orders, TS, H, HD):
+    """`run` in numba: allocates the other arrays, runs `_loop` until it is done (growing the
+    arrays it asks for) and trims the outputs. TS, H and HD come zeroed, sized as in `run`."""
     ncpus = P[P_NCPUS]
     nw = P[P_NWORK]
     duration = P[P_DURATION]
-    sample_ns = P[P_SAMPLE_NS]
     va_start = P[P_VA_START]
     va_pages = P[P_VA_PAGES]
     base_mem = P[P_BASE_MEM]
     page_size = P[P_PAGE_SIZE]
     va_obj = P[P_VA_OBJ]
-    hold_cap = P[P_HOLD_CAP]
     check = P[P_CHECK]
     ntests = orders.shape[1]
 
     # ------------------------------------------------------------------ outputs
     S = np.zeros(N_S, dtype=np.int64)
-    n_samples = duration // sample_ns + 1
-    TS = np.zeros((n_samples, N_TS), dtype=np.float64)
     PR = np.zeros((N_PR, 256), dtype=np.int64)
     hist = np.zeros((N_HIST, N_BUCKETS), dtype=np.int64)
     hmax = np.zeros(N_HIST, dtype=np.int64)
@@ -2099,20 +2144,22 @@ def run(P, orders):
     apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
     G[G_NAPOOL] = 0
     G[G_AN] = 0                                         # area ids used so far
-    path = np.zeros(512, dtype=np.int64)
+    path = np.zeros(2 * PATH_OK, dtype=np.int64)
     stack = np.zeros(512, dtype=np.int64)
     fit_out = np.zeros(3, dtype=np.int64)
     prio_st = np.zeros(1, dtype=np.uint64)
     prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
-    T[0, F_KEY] = va_start
-    T[0, F_SIZE] = va_pages
-    T[0, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-    T[0, F_LEFT] = NIL
-    T[0, F_RIGHT] = NIL
-    T[0, F_MAXFREE] = va_pages
-    T[0, F_SUM] = va_pages
-    G[G_TN] = 1
-    G[G_ROOT] = 0
+    T[T_HEADER, F_KEY] = P[P_THREAD_ALIGN]        # AL for F_MAXAL: fix_align_alloc_test's alignment
+    T[1, F_KEY] = va_start                          # node 1: the whole range, free
+    T[1, F_SIZE] = va_pages
+    T[1, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
+    T[1, F_LEFT] = NIL
+    T[1, F_RIGHT] = NIL
+    T[1, F_MAXFREE] = va_pages
+    T[1, F_SUM] = va_pages
+    T[1, F_MAXAL] = va_start + va_pages - _align_up(va_start, P[P_THREAD_ALIGN])
+    G[G_TN] = 2
+    G[G_ROOT] = 1
 
     G[G_LAZY_NR] = 0          # vmap_lazy_nr, pages
     G[G_AREA_PAGES] = 0       # pages of busy + lazy areas, guards included
@@ -2162,8 +2209,7 @@ def run(P, orders):
     W = np.zeros((nw, N_WS), dtype=np.int64)
     for c in (WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK):
         W[:, c] = -1
-    H = np.zeros((nw, hold_cap), dtype=np.int64)   # held areas / kvfree_rcu pending ring
-    HD = np.zeros((nw, hold_cap), dtype=np.int64)  # kvfree_rcu due times
+    # H: held areas / kvfree_rcu pending ring, HD: kvfree_rcu due times (both from `run`)
     rng = np.zeros(nw, dtype=np.uint64)
     for w in range(nw):
         rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
