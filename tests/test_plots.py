@@ -430,6 +430,15 @@ def test_email_summary_sweep(runs, tmp_path):
     sub = ok[(ok.kernel == "5.1") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]
     assert float(r[5]) == pytest.approx(sub.peak_lazy_ratio.median(), abs=0.006)
     assert float(r[6]) == pytest.approx(sub.purge_p99_ns.median() / 1e6, rel=0.01)
+    # PF stars the Pareto front of each CPU count, as the figure does: every CPU count has one,
+    # and no starred row is beaten on both peak/max and p99 by another row of its CPU count
+    assert "same CPU count" in text
+    for n in NCPUS:
+        mine = [r for r in rows if r[2] == str(n)]
+        starred = [r for r in mine if r[-1] == "*"]
+        assert starred, n
+        for a in starred:
+            assert not any(float(b[5]) < float(a[5]) and float(b[6]) < float(a[6]) for b in mine), (n, a)
     # the ASCII chart: axis line, and every table key letter appears in it (or in the shared-cell note)
     i = lines.index("Trade-off (letters are the k column above):")
     chart = lines[i + 1:i + 16]
