@@ -141,8 +141,17 @@ def test_local_processes_give_the_same_rows(tmp_path):
 
 def test_sigkill_loses_only_runs_in_flight(tmp_path):
     out = tmp_path / "k"
+    # each run takes at least 50 ms in the child, so the kill lands while most runs are still to do
+    # (the model alone does a run in about a millisecond)
     script = textwrap.dedent(f"""
+        import time
+        import vmlab.model
         from vmlab import SimConfig, sweep
+        _simulate = vmlab.model.simulate
+        def slow(cfg):
+            time.sleep(0.05)
+            return _simulate(cfg)
+        vmlab.model.simulate = slow
         base = SimConfig.for_kernel("5.1", platform="hikey960", workload="random_size", duration_s=0.02)
         sweep(base, {{"threshold_factor": [0.5, 1, 2, 4, 8], "ncpus": [1, 2, 3, 4]}}, seeds=2,
               name="k", out={str(out)!r}, workers=1, progress=False)

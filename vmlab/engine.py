@@ -5,10 +5,10 @@ keep a stale helper. Input is flat: an int64 parameter vector (indices ``P_*`` b
 ints) and the per-worker test orders. Output is flat arrays that `vmlab.result` turns into
 DataFrames. Times are int64 nanoseconds of simulated time, sizes are pages.
 
-How it runs: `run` allocates every array and calls `_loop`, the event loop, which never allocates.
-When an array may fill up during the next event, `_loop` saves its scalars in the ``K`` array and
-returns; `run` grows the array and calls it again (the run goes on exactly as before). So `_loop`
-and the helpers are compiled without NRT reference counting (an atomic increment and decrement
+How it runs: `run`, plain Python, allocates every array with numpy and calls `_loop`, the jitted
+event loop, which never allocates. When an array may fill up during the next event, `_loop` saves
+its scalars in the ``K`` array and returns; `run` grows the array and calls it again (the run goes
+on exactly as before). So `_loop` and the helpers are compiled without NRT reference counting (an atomic increment and decrement
 around every array argument otherwise cost a third of the run time), and each helper is compiled
 once, eagerly, for one signature (calls with constant arguments would otherwise compile
 literal-typed copies). Per-task, per-CPU and per-lock state are rows of the ``TK``, ``CP`` and
@@ -405,6 +405,18 @@ def _hist_add(hist, hmax, kind, v):
     else:
         e = 0
         x = v
+        if x >= 1 << 36:
+            x >>= 32
+            e += 32
+        if x >= 1 << 20:
+            x >>= 16
+            e += 16
+        if x >= 1 << 12:
+            x >>= 8
+            e += 8
+        if x >= 1 << 8:
+            x >>= 4
+            e += 4
         while x >= 16:
             x >>= 1
             e += 1
@@ -654,6 +666,29 @@ def _fits(T, x, size, align, lo, out):
         if T[x, F_SIZE] > out[1]:
             out[1] = T[x, F_SIZE]
     return False
+
+
+@_kernel(A2, I, I, I)
+def _free_between(T, root, lo, hi):
+    """Free pages in [lo, hi), lo < hi: _free_below(hi) - _free_below(lo) in one descent until
+    the two paths part."""
+    d = 0
+    cur = root
+    while cur != NIL:
+        k = T[cur, F_KEY]
+        sz = T[cur, F_SIZE]
+        if k < lo:                 # both go right: only the clipped node differs
+            d += (sz if k + sz <= hi else hi - k) - (sz if k + sz <= lo else lo - k)
+            cur = T[cur, F_RIGHT]
+        elif k >= hi:              # both go left
+            cur = T[cur, F_LEFT]
+        else:                      # lo <= k < hi: the paths part here
+            l = T[cur, F_LEFT]
+            if l != NIL:
+                d += T[l, F_SUM] - _free_below(T, l, lo)
+            d += sz if k + sz <= hi else hi - k
+            return d + _free_below(T, T[cur, F_RIGHT], hi)
+    return d
 
 
 @_kernel(A2, I, I, I, I, I, A1, A1)
@@ -957,8 +992,7 @@ def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
         a_end = out[0] if node != NIL else va_end
         nareas = G[G_BUSY_N] + G[G_LAZY_AREAS]
         if a_end > lo and nareas > 0:
-            root = G[G_ROOT]
-            busy_pg = (a_end - lo) - (_free_below(T, root, a_end) - _free_below(T, root, lo))
+            busy_pg = (a_end - lo) - _free_between(T, G[G_ROOT], lo, a_end)
             walked = (busy_pg * nareas + G[G_AREA_PAGES] // 2) // G[G_AREA_PAGES]
     return node, walked
 
@@ -1305,37 +1339,6 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             continue
         kind = OP_EXIT
     return kind
-
-
-# ============================================================================ growable arrays
-@njit(cache=True, error_model="numpy")
-def _grow2(a, newcap):
-    """a copy of 2-D `a` with `newcap` columns (explicit loops: they compile in a fraction of
-    the time numpy's slice assignment takes)."""
-    b = np.zeros((a.shape[0], newcap), dtype=a.dtype)
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            b[i, j] = a[i, j]
-    return b
-
-
-@njit(cache=True, error_model="numpy")
-def _grow_rows(a, newcap):
-    """a copy of 2-D `a` with `newcap` rows."""
-    b = np.zeros((newcap, a.shape[1]), dtype=a.dtype)
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            b[i, j] = a[i, j]
-    return b
-
-
-@njit(cache=True, error_model="numpy")
-def _grow1(a, newcap):
-    """a copy of 1-D `a` with `newcap` elements."""
-    b = np.zeros(newcap, dtype=a.dtype)
-    for i in range(a.shape[0]):
-        b[i] = a[i]
-    return b
 
 
 # ============================================================================ scheduler and locks
@@ -2095,165 +2098,133 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
 
 
 # ============================================================================ the run
-def run(P, orders):
-    """Simulate one configuration. See the module docstring for what is modelled.
-
-    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
-    Returns (scalars, timeseries, purges, hist, hist_max, tests).
-
-    The large, sparsely used arrays (the time series, each worker's held areas) are allocated
-    here by numpy, whose zeroed pages cost nothing until they are written; numba's np.zeros
-    would write all of them (milliseconds per run for the stress mode's 64k-entry hold rings).
-    """
-    nw = int(P[P_NWORK])
-    TS = np.zeros((int(P[P_DURATION] // P[P_SAMPLE_NS]) + 1, N_TS), dtype=np.float64)
-    H = np.zeros((nw, int(P[P_HOLD_CAP])), dtype=np.int64)
-    HD = np.zeros((nw, int(P[P_HOLD_CAP])), dtype=np.int64)
-    return _run(np.ascontiguousarray(P, dtype=np.int64), np.ascontiguousarray(orders, dtype=np.int64),
-                TS, H, HD)
-
-
-@njit(cache=True, error_model="numpy")
-def _run(P, orders, TS, H, HD):
-    """`run` in numba: allocates the other arrays, runs `_loop` until it is done (growing the
-    arrays it asks for) and trims the outputs. TS, H and HD come zeroed, sized as in `run`."""
-    ncpus = P[P_NCPUS]
-    nw = P[P_NWORK]
-    duration = P[P_DURATION]
-    va_start = P[P_VA_START]
-    va_pages = P[P_VA_PAGES]
-    base_mem = P[P_BASE_MEM]
-    page_size = P[P_PAGE_SIZE]
-    va_obj = P[P_VA_OBJ]
-    check = P[P_CHECK]
-    ntests = orders.shape[1]
-
-    # ------------------------------------------------------------------ outputs
-    S = np.zeros(N_S, dtype=np.int64)
-    PR = np.zeros((N_PR, 256), dtype=np.int64)
-    hist = np.zeros((N_HIST, N_BUCKETS), dtype=np.int64)
-    hmax = np.zeros(N_HIST, dtype=np.int64)
-    TT = np.zeros((nw, ntests, N_TT), dtype=np.int64)
-
-    # ------------------------------------------------------------------ address space
-    G = np.zeros(N_G, dtype=np.int64)              # run-wide scalars (G_*)
-    T = np.zeros((1024 + 8, N_F), dtype=np.int64)  # free-segment treap (kept larger than A)
-    pool = np.zeros(T.shape[0], dtype=np.int64)    # recycled tree nodes
-    G[G_NPOOL] = 0
-    A = np.zeros((1024, N_A), dtype=np.int64)      # area table (busy and lazy vmap areas)
-    apool = np.zeros(1024, dtype=np.int64)         # recycled area ids
-    G[G_NAPOOL] = 0
-    G[G_AN] = 0                                         # area ids used so far
-    path = np.zeros(2 * PATH_OK, dtype=np.int64)
-    stack = np.zeros(512, dtype=np.int64)
-    fit_out = np.zeros(3, dtype=np.int64)
-    prio_st = np.zeros(1, dtype=np.uint64)
+@_kernel(A1, A2, U1, U1)
+def _seed_streams(P, T, prio_st, rng):
+    """The random streams, from the config seed: treap priorities (prio_st) and one xorshift64*
+    state per worker (rng); also draws the first tree node's priority."""
     prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
-    T[T_HEADER, F_KEY] = P[P_THREAD_ALIGN]        # AL for F_MAXAL: fix_align_alloc_test's alignment
-    T[1, F_KEY] = va_start                          # node 1: the whole range, free
-    T[1, F_SIZE] = va_pages
     T[1, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-    T[1, F_LEFT] = NIL
-    T[1, F_RIGHT] = NIL
-    T[1, F_MAXFREE] = va_pages
-    T[1, F_SUM] = va_pages
-    T[1, F_MAXAL] = va_start + va_pages - _align_up(va_start, P[P_THREAD_ALIGN])
-    G[G_TN] = 2
-    G[G_ROOT] = 1
-
-    G[G_LAZY_NR] = 0          # vmap_lazy_nr, pages
-    G[G_AREA_PAGES] = 0       # pages of busy + lazy areas, guards included
-    G[G_LAZY_AREAS] = 0
-    G[G_BUSY_N] = 0           # allocated, not lazily freed
-    G[G_LIVE_PAGES] = 0       # data pages held by the tests
-    G[G_HIGHWATER] = va_start
-    G[G_PEAK_LAZY] = 0
-    G[G_PEAK_MEM] = _mem_bytes(base_mem, 0, page_size, 0, va_obj, 0)
-    # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
-    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
-    pte_bits = np.zeros(va_pages // (512 * 64) + 2, dtype=np.uint64)
-    pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, dtype=np.uint64)
-
-    # lazy (purge) list: keys in free order (an llist is LIFO), and the stolen batch
-    lz0 = np.zeros(1024, dtype=np.int64)
-    lz1 = np.zeros(1024, dtype=np.int64)
-
-    # free_vmap_cache (list era): end of the cached area, cached_hole_size, cached_align
-    G[G_CACHE_VALID] = 0
-    G[G_CACHE_END] = va_start
-    G[G_CACHED_HOLE] = 0
-    G[G_CACHED_ALIGN] = 0
-
-    # ------------------------------------------------------------------ tasks and CPUs
-    ntask = nw + 1
-    KW = nw                      # the drain_vmap_work kworker
-    TK = np.zeros((N_TK, ntask), dtype=np.int64)   # per task (TK_* rows)
-    for w in range(nw):
-        TK[TK_CPU, w] = w % ncpus
-        TK[TK_PC, w] = W_OP
-    TK[TK_PC, KW] = K_IDLE
-    CP = np.zeros((N_CP, ncpus), dtype=np.int64)   # per CPU (CP_* rows)
-    for c in range(ncpus):
-        CP[CP_CUR, c] = -1
-    rq = np.zeros((ncpus, ntask + 1), dtype=np.int64)   # run queues (rings)
-
-    # locks: 0 = vmap_area_lock, 1 = free_vmap_area_lock (the same lock without lock_split)
-    LK = np.zeros((N_LK, 2), dtype=np.int64)       # per lock (LK_* rows)
-    LK[LK_HOLDER, 0] = -1
-    LK[LK_HOLDER, 1] = -1
-    lq = np.zeros((2, ntask + 1), dtype=np.int64)   # waiter queues (rings)
-    # mutex vmap_purge_lock: FIFO of sleepers (the holder is in K)
-    mq = np.zeros(ntask + 1, dtype=np.int64)
-
-    # worker program state: one row per worker (columns WS_*); area ids are -1 when none
-    W = np.zeros((nw, N_WS), dtype=np.int64)
-    for c in (WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK):
-        W[:, c] = -1
-    # H: held areas / kvfree_rcu pending ring, HD: kvfree_rcu due times (both from `run`)
-    rng = np.zeros(nw, dtype=np.uint64)
-    for w in range(nw):
+    for w in range(rng.shape[0]):
         rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
         if rng[w] == np.uint64(0):
             rng[w] = np.uint64(1)
         for _ in range(4):
             _rng_next(rng, w)
 
-    # ------------------------------------------------------------------ event heap
-    HP = np.zeros((2 * ntask + 8, 3), dtype=np.int64)
 
-    # ------------------------------------------------------------------ the loop, growing arrays
-    CK = np.zeros((3, T.shape[0] if check else 1), dtype=np.int64)   # _check_space scratch
-    RS = np.zeros((4, max(lz0.shape[0], 2048)), dtype=np.int64)       # purge-list sort scratch
-    K = np.zeros(N_LS, dtype=np.int64)     # loop state (LS_*); everything else starts at 0
-    K[LS_M_HOLDER] = -1
-    K[LS_PU_TASK] = -1
-    K[LS_PU_FREE0] = -1
+def _grown(a: np.ndarray, n: int, axis: int = 0) -> np.ndarray:
+    """A zero-padded copy of `a` with `n` entries along `axis`."""
+    shape = list(a.shape)
+    shape[axis] = n
+    b = np.zeros(shape, dtype=a.dtype)
+    b[tuple(slice(0, k) for k in a.shape)] = a
+    return b
+
+
+def run(P, orders):
+    """Simulate one configuration. See the module docstring for what is modelled.
+
+    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
+    Returns (scalars, timeseries, purges, hist, hist_max, tests).
+
+    The arrays are allocated here, by numpy: zeroed pages cost nothing until written (the stress
+    mode's hold rings are 64k entries per worker, mostly unused). `_loop` runs the events and
+    returns when an array may fill up; it is grown here and the loop goes on.
+    """
+    P = np.ascontiguousarray(P, dtype=np.int64)
+    orders = np.ascontiguousarray(orders, dtype=np.int64)
+    ncpus, nw = int(P[P_NCPUS]), int(P[P_NWORK])
+    ntask, ntests = nw + 1, orders.shape[1]
+    va_start, va_pages = int(P[P_VA_START]), int(P[P_VA_PAGES])
+    i64 = np.int64
+
+    # outputs
+    S = np.zeros(N_S, i64)
+    TS = np.zeros((int(P[P_DURATION] // P[P_SAMPLE_NS]) + 1, N_TS), np.float64)
+    PR = np.zeros((N_PR, 256), i64)
+    hist = np.zeros((N_HIST, N_BUCKETS), i64)
+    hmax = np.zeros(N_HIST, i64)
+    TT = np.zeros((nw, ntests, N_TT), i64)
+
+    # address space: run-wide scalars (G_*), the free-segment treap (row 0 a header, node 1 the
+    # whole range; kept larger than the area table), the area table, their recycled ids
+    G = np.zeros(N_G, i64)
+    T = np.zeros((1024 + 8, N_F), i64)
+    pool = np.zeros(T.shape[0], i64)
+    A = np.zeros((1024, N_A), i64)
+    apool = np.zeros(A.shape[0], i64)
+    al = int(P[P_THREAD_ALIGN])         # AL of F_MAXAL: fix_align_alloc_test's alignment
+    T[T_HEADER, F_KEY] = al
+    T[1, [F_KEY, F_SIZE, F_LEFT, F_RIGHT, F_MAXFREE, F_SUM]] = [va_start, va_pages, NIL, NIL, va_pages, va_pages]
+    T[1, F_MAXAL] = va_start + va_pages - (va_start + al - 1) // al * al
+    G[G_TN], G[G_ROOT] = 2, 1
+    G[G_HIGHWATER] = va_start
+    G[G_PEAK_MEM] = P[P_BASE_MEM]
+    G[G_CACHE_END] = va_start           # free_vmap_cache (list era), not valid yet
+    path = np.zeros(2 * PATH_OK, i64)
+    stack = np.zeros(512, i64)
+    fit_out = np.zeros(3, i64)
+    prio_st = np.zeros(1, np.uint64)
+    # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
+    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
+    pte_bits = np.zeros(va_pages // (512 * 64) + 2, np.uint64)
+    pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, np.uint64)
+    # lazy (purge) list in free order (an llist is LIFO) and the stolen batch: they swap roles
+    lz0 = np.zeros(1024, i64)
+    lz1 = np.zeros(1024, i64)
+
+    # tasks (workers, then the drain_vmap_work kworker), CPUs, locks (0 = vmap_area_lock,
+    # 1 = free_vmap_area_lock), the purge mutex's sleepers, the event heap
+    TK = np.zeros((N_TK, ntask), i64)
+    TK[TK_CPU, :nw] = np.arange(nw) % ncpus
+    TK[TK_PC, :nw] = W_OP
+    TK[TK_PC, nw] = K_IDLE
+    CP = np.zeros((N_CP, ncpus), i64)
+    CP[CP_CUR] = -1
+    rq = np.zeros((ncpus, ntask + 1), i64)
+    LK = np.zeros((N_LK, 2), i64)
+    LK[LK_HOLDER] = -1
+    lq = np.zeros((2, ntask + 1), i64)
+    mq = np.zeros(ntask + 1, i64)
+    HP = np.zeros((2 * ntask + 8, 3), i64)
+
+    # worker programs (WS_* columns; area ids -1 when none), held areas / kvfree_rcu ring and
+    # its due times, random streams
+    W = np.zeros((nw, N_WS), i64)
+    W[:, [WS_P1, WS_P2, WS_ARR1, WS_ARR2, WS_BLK]] = -1
+    H = np.zeros((nw, int(P[P_HOLD_CAP])), i64)
+    HD = np.zeros(H.shape, i64)                 # (np.zeros_like would write every page)
+    rng = np.zeros(nw, np.uint64)
+    _seed_streams(P, T, prio_st, rng)
+
+    check = bool(P[P_CHECK])
+    CK = np.zeros((3, T.shape[0] if check else 1), i64)     # _check_space scratch
+    RS = np.zeros((4, max(lz0.shape[0], 2048)), i64)        # purge-list sort scratch
+    K = np.zeros(N_LS, i64)                                 # loop state (LS_*)
+    K[LS_M_HOLDER] = K[LS_PU_TASK] = K[LS_PU_FREE0] = -1
     K[LS_WORKERS_LEFT] = nw
     while _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out,
                 prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP,
                 CK, RS) == LOOP_GROW:
         if G[G_AN] + 2 >= A.shape[0]:
-            A = _grow_rows(A, A.shape[0] * 2)
-            apool = _grow1(apool, A.shape[0])
+            A = _grown(A, 2 * A.shape[0])
+            apool = _grown(apool, A.shape[0])
         if G[G_TN] + 4 >= T.shape[0] or T.shape[0] < A.shape[0] + 8:
-            T = _grow_rows(T, max(T.shape[0] * 2, A.shape[0] + 8))
-            pool = _grow1(pool, T.shape[0])
+            T = _grown(T, max(2 * T.shape[0], A.shape[0] + 8))
+            pool = _grown(pool, T.shape[0])
             if check:
-                CK = _grow2(CK, T.shape[0])
+                CK = _grown(CK, T.shape[0], axis=1)
         if K[LS_NLZ] + 2 >= lz0.shape[0]:
-            lz0 = _grow1(lz0, lz0.shape[0] * 2)
-            lz1 = _grow1(lz1, lz0.shape[0])
+            lz0 = _grown(lz0, 2 * lz0.shape[0])
+            lz1 = _grown(lz1, lz0.shape[0])
             if RS.shape[1] < lz0.shape[0]:
-                RS = _grow2(RS, lz0.shape[0])
+                RS = _grown(RS, lz0.shape[0], axis=1)
         if K[LS_NPR] + 2 >= PR.shape[1]:
-            PR = _grow2(PR, PR.shape[1] * 2)
+            PR = _grown(PR, 2 * PR.shape[1], axis=1)
 
-    t = K[LS_T]
-    npr = K[LS_NPR]
-    isample = K[LS_ISAMPLE]
-    workers_left = K[LS_WORKERS_LEFT]
-    err = K[LS_ERR]
-    if K[LS_STOP] == 0 and K[LS_HN] == 0 and t < duration and workers_left > 0:
+    t, npr, isample = int(K[LS_T]), int(K[LS_NPR]), int(K[LS_ISAMPLE])
+    workers_left, err = int(K[LS_WORKERS_LEFT]), int(K[LS_ERR])
+    if K[LS_STOP] == 0 and K[LS_HN] == 0 and t < P[P_DURATION] and workers_left > 0:
         err = ERR_STALL   # everyone waits and nothing is scheduled: a model bug
     # tests still running at the end: count their time so far
     for w in range(nw):
