@@ -239,7 +239,8 @@ F_MAXFREE = 5   # largest free segment in the subtree (pages)
 F_SUM = 6       # free pages in the subtree
 F_MAXAL = 7     # largest (end - start rounded up to AL) in the subtree: room for an AL-aligned start
 N_F = 8         # one 64-byte row per node
-T_HEADER = 0    # row 0 of the tree is no node: T[T_HEADER, F_KEY] holds AL (pages, a power of two)
+T_HEADER = 0    # row 0 of the tree is no node: T[T_HEADER, F_KEY] holds AL (pages, a power of two),
+                # T[T_HEADER, F_SUM] is 1 when F_SUM is kept (the list era's walk count needs it)
 PATH_OK = 256   # _lowest_fit keeps a flag per depth d at path[PATH_OK + d]
 A_START = 0     # area table: first page
 A_SIZE = 1      # pages, guard included
@@ -500,6 +501,7 @@ def _heap_pop(HP, n):
 # areas live in a flat area table instead, so a vfree touches no tree at all.
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _upd(T, x):
+    """Recompute node x's augments from its children; True if one of them changed."""
     l = T[x, F_LEFT]
     r = T[x, F_RIGHT]
     m = T[x, F_SIZE]
@@ -519,14 +521,29 @@ def _upd(T, x):
         if T[r, F_MAXAL] > ma:
             ma = T[r, F_MAXAL]
         sm += T[r, F_SUM]
+    changed = m != T[x, F_MAXFREE] or ma != T[x, F_MAXAL]
     T[x, F_MAXFREE] = m
-    T[x, F_SUM] = sm
     T[x, F_MAXAL] = ma
+    if T[T_HEADER, F_SUM]:
+        changed = changed or sm != T[x, F_SUM]
+        T[x, F_SUM] = sm
+    return changed
 
 
 @_kernel(A2, A1, I)
 def _fix(T, path, d):
-    """Recompute augments along path[0..d) (root first), bottom up."""
+    """Recompute augments along path[0..d) (root first), bottom up, after a change at or below
+    path[d - 1] that kept the tree's shape above it: where a node's augments come out the same,
+    its ancestors' do too, so the walk stops (in the tree era, where F_SUM is not kept, most
+    updates stop within a few levels)."""
+    for i in range(d - 1, -1, -1):
+        if not _upd(T, path[i]):
+            break
+
+
+@_kernel(A2, A1, I)
+def _fix_all(T, path, d):
+    """Recompute augments along path[0..d) bottom up, every node (after rotations)."""
     for i in range(d - 1, -1, -1):
         _upd(T, path[i])
 
@@ -630,7 +647,7 @@ def _delete(T, root, x, path):
             T[p, F_LEFT] = NIL
         else:
             T[p, F_RIGHT] = NIL
-    _fix(T, path, d)
+    _fix_all(T, path, d)
     return root
 
 
@@ -904,7 +921,7 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
             m = max(m, T[r, F_MAXFREE])
             ma = max(ma, T[r, F_MAXAL])
             sm += T[r, F_SUM]
-        if m != T[cur, F_MAXFREE] or sm != T[cur, F_SUM] or ma != T[cur, F_MAXAL]:
+        if m != T[cur, F_MAXFREE] or ma != T[cur, F_MAXAL] or (T[T_HEADER, F_SUM] and sm != T[cur, F_SUM]):
             return ERR_AUGMENT
         fs[nf] = k
         fe[nf] = k + sz
@@ -2155,6 +2172,7 @@ def run(P, orders):
     apool = np.zeros(A.shape[0], i64)
     al = int(P[P_THREAD_ALIGN])         # AL of F_MAXAL: fix_align_alloc_test's alignment
     T[T_HEADER, F_KEY] = al
+    T[T_HEADER, F_SUM] = 1 if P[P_ALLOCATOR] == ALLOC_LIST else 0
     T[1, [F_KEY, F_SIZE, F_LEFT, F_RIGHT, F_MAXFREE, F_SUM]] = [va_start, va_pages, NIL, NIL, va_pages, va_pages]
     T[1, F_MAXAL] = va_start + va_pages - (va_start + al - 1) // al * al
     G[G_TN], G[G_ROOT] = 2, 1
