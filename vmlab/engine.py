@@ -8,11 +8,12 @@ DataFrames. Times are int64 nanoseconds of simulated time, sizes are pages.
 How it runs: `run`, plain Python, allocates every array with numpy and calls `_loop`, the jitted
 event loop, which never allocates. When an array may fill up during the next event, `_loop` saves
 its scalars in the ``K`` array and returns; `run` grows the array and calls it again (the run goes
-on exactly as before). So `_loop` and the helpers are compiled without NRT reference counting (an atomic increment and decrement
-around every array argument otherwise cost a third of the run time), and each helper is compiled
-once, eagerly, for one signature (calls with constant arguments would otherwise compile
-literal-typed copies). Per-task, per-CPU and per-lock state are rows of the ``TK``, ``CP`` and
-``LK`` arrays, and the event heap is one ``HP`` array, so helper calls pass few arguments.
+on exactly as before). So `_loop` and the helpers are compiled without NRT reference counting (an
+atomic increment and decrement around every array argument cost a third of the run time), and
+each helper is compiled once, for one signature, on the first `run` (calls with constant
+arguments would otherwise compile literal-typed copies). Per-task, per-CPU and per-lock state are
+rows of the ``TK``, ``CP`` and ``LK`` arrays, and the event heap is one ``HP`` array, so helper
+calls pass few arguments.
 
 What is modelled (and how it simplifies the kernel):
 
@@ -72,14 +73,16 @@ What is modelled (and how it simplifies the kernel):
 """
 from __future__ import annotations
 
+import threading
 
 import numpy as np
 from numba import njit
 from numba import types as nbt
 
 # ============================================================================ compilation
-# Helpers are compiled eagerly for one signature each: a call with a constant argument then
-# converts it instead of compiling a literal-typed copy (that doubled the cold compile). They are
+# Each helper is compiled for one signature, and then no more: a call with a constant argument
+# converts it instead of compiling a literal-typed copy (that doubled the cold compile). This
+# happens on the first `run`, in definition order (callees first), not at import. Helpers are
 # compiled without NRT: nothing in the hot path allocates, and NRT would add an atomic reference
 # count increment and decrement around every array passed or aliased.
 I = nbt.int64
@@ -87,10 +90,27 @@ U1 = nbt.uint64[::1]
 A1 = nbt.int64[::1]
 A2 = nbt.int64[:, ::1]
 A3 = nbt.int64[:, :, ::1]
+_KERNELS: list = []        # (dispatcher, argument types), in definition order
+_KERNELS_LOCK = threading.Lock()
 
 
 def _kernel(*argtypes):
-    return njit(argtypes, cache=True, error_model="numpy", _nrt=False)
+    """Decorator: a cached, NRT-free jitted helper with one signature (see above)."""
+    def wrap(fn):
+        disp = njit(cache=True, error_model="numpy", _nrt=False)(fn)
+        _KERNELS.append((disp, argtypes))
+        return disp
+    return wrap
+
+
+def _compile_kernels() -> None:
+    """Compile (or load from numba's cache) every helper for its signature, once per process."""
+    with _KERNELS_LOCK:
+        while _KERNELS:
+            disp, argtypes = _KERNELS[0]
+            disp.compile(argtypes)
+            disp.disable_compile()
+            _KERNELS.pop(0)
 
 
 # ----------------------------------------------------------------------------- parameter vector
@@ -2148,6 +2168,7 @@ def run(P, orders):
     mode's hold rings are 64k entries per worker, mostly unused). `_loop` runs the events and
     returns when an array may fill up; it is grown here and the loop goes on.
     """
+    _compile_kernels()
     P = np.ascontiguousarray(P, dtype=np.int64)
     orders = np.ascontiguousarray(orders, dtype=np.int64)
     ncpus, nw = int(P[P_NCPUS]), int(P[P_NWORK])
