@@ -413,6 +413,12 @@ def _rand_below(st, i, n):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _wrap(i, cap):
+    """i mod cap for 0 <= i < 2 cap: a ring index without an integer division."""
+    return i - cap if i >= cap else i
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _align_up(x, a):
     """Round x up to a multiple of a, a power of two (alloc_vmap_area BUG_ONs otherwise)."""
     return (x + a - 1) & -a
@@ -459,7 +465,17 @@ def _hist_add(hist, hmax, kind, v):
 
 @_kernel(I)
 def _ilog2(n):
+    """Levels of a balanced tree of n nodes: 1 + floor(log2 n) (1 for n <= 1)."""
     d = 1
+    if n >= 1 << 32:
+        n >>= 32
+        d += 32
+    if n >= 1 << 16:
+        n >>= 16
+        d += 16
+    if n >= 1 << 8:
+        n >>= 8
+        d += 8
     while n > 1:
         n >>= 1
         d += 1
@@ -1390,7 +1406,7 @@ def _wake(task, c, t, delay, CP, rq, HP, hn, seq):
         seq += 1
     else:
         cap = rq.shape[1]
-        rq[c, (CP[CP_RQ_H, c] + CP[CP_RQ_N, c]) % cap] = task
+        rq[c, _wrap(CP[CP_RQ_H, c] + CP[CP_RQ_N, c], cap)] = task
         CP[CP_RQ_N, c] += 1
         CP[CP_WAKEP, c] = 1
     return hn, seq
@@ -1402,7 +1418,7 @@ def _switch_to_next(c, t, delay, CP, rq, HP, hn, seq):
     if CP[CP_RQ_N, c] > 0:
         cap = rq.shape[1]
         nxt = rq[c, CP[CP_RQ_H, c]]
-        CP[CP_RQ_H, c] = (CP[CP_RQ_H, c] + 1) % cap
+        CP[CP_RQ_H, c] = _wrap(CP[CP_RQ_H, c] + 1, cap)
         CP[CP_RQ_N, c] -= 1
         CP[CP_CUR, c] = nxt
         CP[CP_SLICE0, c] = t
@@ -1425,7 +1441,7 @@ def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     cap = lq.shape[1]
     if TK[TK_WAIT, task]:
         # our grant event: we are the queue head
-        LK[LK_QH, lk] = (LK[LK_QH, lk] + 1) % cap
+        LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, cap)
         LK[LK_QN, lk] -= 1
         TK[TK_WAIT, task] = 0
         LK[LK_HOLDER, lk] = task
@@ -1434,7 +1450,7 @@ def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     if LK[LK_QN, lk] == 0 and LK[LK_HOLDER, lk] == -1 and LK[LK_REL, lk] <= t:
         LK[LK_HOLDER, lk] = task
         return True, hn, seq
-    lq[lk, (LK[LK_QH, lk] + LK[LK_QN, lk]) % cap] = task
+    lq[lk, _wrap(LK[LK_QH, lk] + LK[LK_QN, lk], cap)] = task
     LK[LK_QN, lk] += 1
     TK[TK_WAIT, task] = 1
     if LK[LK_QN, lk] == 1 and LK[LK_HOLDER, lk] == -1:
@@ -1664,7 +1680,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
         # (not on a lock grant: a task spinning in the queue does not give its CPU away)
         if TK[TK_WAIT, task] == 0 and (pc == W_OP or TK[TK_FRESH, task] == 1 or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
             if CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or t - CP[CP_SLICE0, cpu] >= c_slice):
-                rq[cpu, (CP[CP_RQ_H, cpu] + CP[CP_RQ_N, cpu]) % rq.shape[1]] = task
+                rq[cpu, _wrap(CP[CP_RQ_H, cpu] + CP[CP_RQ_N, cpu], rq.shape[1])] = task
                 CP[CP_RQ_N, cpu] += 1
                 hn, seq = _switch_to_next(cpu, t, c_ctxsw, CP, rq, HP, hn, seq)
                 continue
