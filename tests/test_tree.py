@@ -1,0 +1,118 @@
+"""The free-segment tree's search on its own, against plain references (hypothesis).
+
+`_lowest_fit` skips subtrees that cannot hold an aligned start (the F_MAXAL augment) and must
+still return exactly what the plain walk returns: the same segment, aligned start, path depth and
+largest checked too-small segment (the list era's cached_hole_size). `_free_between` must count
+the free pages of a range as two `_free_below` calls do.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vmlab import engine as E
+
+E._compile_kernels()
+
+
+def _walk(T, root, size, align, lo, length):
+    """The plain find_vmap_lowest_match walk (no F_MAXAL pruning): (node, start, hole, depth)."""
+    if root == E.NIL or T[root, E.F_MAXFREE] < length:
+        return E.NIL, 0, 0, 0
+    hole = 0
+    path = []
+    cur = root
+    while True:
+        while True:
+            path.append(cur)
+            left = T[cur, E.F_LEFT]
+            if left != E.NIL and T[left, E.F_MAXFREE] >= length and T[cur, E.F_KEY] > lo:
+                cur = left
+            else:
+                break
+        while True:
+            k, sz = int(T[cur, E.F_KEY]), int(T[cur, E.F_SIZE])
+            if k + sz > lo:
+                a = -(-max(k, lo) // align) * align
+                if a + size <= k + sz:
+                    return cur, a, hole, len(path)
+                hole = max(hole, sz)
+            right = T[cur, E.F_RIGHT]
+            if right != E.NIL and T[right, E.F_MAXFREE] >= length:
+                cur = right
+                break
+            found = False
+            while len(path) > 1:
+                child = path.pop()
+                if T[path[-1], E.F_LEFT] == child:
+                    cur = path[-1]
+                    found = True
+                    break
+            if not found:
+                return E.NIL, 0, 0, 0
+
+
+def _tree(segments, al, prios):
+    """A tree holding the free segments [(start, size)], header AL = al, F_SUM kept."""
+    T = np.zeros((len(segments) + 2, E.N_F), dtype=np.int64)
+    T[E.T_HEADER, E.F_KEY] = al
+    T[E.T_HEADER, E.F_SUM] = 1
+    path = np.zeros(2 * E.PATH_OK, dtype=np.int64)
+    root = E.NIL
+    for i, ((k, sz), pr) in enumerate(zip(segments, prios), start=1):
+        T[i, E.F_KEY], T[i, E.F_SIZE], T[i, E.F_PRIO] = k, sz, pr
+        root = E._insert(T, root, i, path)
+    return T, root
+
+
+@st.composite
+def free_space(draw):
+    """Free segments separated by busy gaps, starting at page 4096, and the AL of the tree."""
+    n = draw(st.integers(1, 60))
+    segs, k = [], 4096 + draw(st.integers(0, 40))
+    for _ in range(n):
+        sz = draw(st.integers(1, 40))
+        segs.append((k, sz))
+        k += sz + draw(st.integers(1, 30))          # a busy area between segments
+    prios = draw(st.permutations(range(n)))
+    al = draw(st.sampled_from([1, 2, 4, 8, 16]))
+    return segs, prios, al, k
+
+
+@settings(max_examples=300, deadline=None)
+@given(free_space(), st.data())
+def test_lowest_fit_matches_the_plain_walk(space, data):
+    segs, prios, al, end = space
+    T, root = _tree(segs, al, prios)
+    path = np.zeros(2 * E.PATH_OK, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
+    for _ in range(20):
+        size = data.draw(st.integers(1, 24))
+        align = data.draw(st.sampled_from([1, 2, 4, 8, 16, 32, 64]))
+        lo = data.draw(st.integers(4000, end + 10))
+        length = data.draw(st.sampled_from([size, size + align - 1]))
+        node = E._lowest_fit(T, root, size, align, lo, length, path, out)
+        want = _walk(T, root, size, align, lo, length)
+        assert node == want[0], (size, align, lo, length)
+        if node != E.NIL:
+            assert (out[0], out[1], out[2]) == want[1:], (size, align, lo, length)
+            assert path[out[2] - 1] == node
+        # the fit is really the lowest one at or above lo when no pruning by length applies
+        if length == size:
+            fits = [(-(-max(k, lo) // align) * align) for k, sz in segs
+                    if k + sz > lo and -(-max(k, lo) // align) * align + size <= k + sz]
+            assert (out[0] if node != E.NIL else None) == (min(fits) if fits else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(free_space(), st.data())
+def test_free_between_is_the_difference_of_free_below(space, data):
+    segs, prios, al, end = space
+    T, root = _tree(segs, al, prios)
+    for _ in range(20):
+        lo = data.draw(st.integers(4000, end + 10))
+        hi = data.draw(st.integers(lo + 1, end + 20))
+        brute = sum(max(0, min(k + sz, hi) - max(k, lo)) for k, sz in segs)
+        assert E._free_between(T, root, lo, hi) == brute
+        assert E._free_below(T, root, hi) - E._free_below(T, root, lo) == brute
