@@ -424,45 +424,6 @@ def _align_up(x, a):
     return (x + a - 1) & -a
 
 
-@_kernel(A2, A1, I, I)
-def _hist_add(hist, hmax, kind, v):
-    """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
-    if v < 1:
-        b = 0
-    else:
-        e = 0
-        x = v
-        if x >= 1 << 36:
-            x >>= 32
-            e += 32
-        if x >= 1 << 20:
-            x >>= 16
-            e += 16
-        if x >= 1 << 12:
-            x >>= 8
-            e += 8
-        if x >= 1 << 8:
-            x >>= 4
-            e += 4
-        while x >= 16:
-            x >>= 1
-            e += 1
-        # now 1 <= x < 16: x carries the leading bit and up to 3 more
-        if x >= 8:
-            b = 1 + HIST_PER_OCTAVE * (e + 3) + (x - 8)
-        elif x >= 4:
-            b = 1 + HIST_PER_OCTAVE * (e + 2) + (x - 4) * 2
-        elif x >= 2:
-            b = 1 + HIST_PER_OCTAVE * (e + 1) + (x - 2) * 4
-        else:
-            b = 1 + HIST_PER_OCTAVE * e
-        if b >= N_BUCKETS:
-            b = N_BUCKETS - 1
-    hist[kind, b] += 1
-    if v > hmax[kind]:
-        hmax[kind] = v
-
-
 @_kernel(I)
 def _ilog2(n):
     """Levels of a balanced tree of n nodes: 1 + floor(log2 n) (1 for n <= 1)."""
@@ -480,6 +441,24 @@ def _ilog2(n):
         n >>= 1
         d += 1
     return d
+
+
+@_kernel(A2, A1, I, I)
+def _hist_add(hist, hmax, kind, v):
+    """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
+    if v < 1:
+        b = 0
+    else:
+        lg = _ilog2(v) - 1                       # floor(log2 v)
+        if lg >= 3:
+            b = 1 + HIST_PER_OCTAVE * lg + (v >> (lg - 3)) - 8
+        else:
+            b = 1 + HIST_PER_OCTAVE * lg + ((v - (1 << lg)) << (3 - lg))
+        if b >= N_BUCKETS:
+            b = N_BUCKETS - 1
+    hist[kind, b] += 1
+    if v > hmax[kind]:
+        hmax[kind] = v
 
 
 # ============================================================================ event heap
