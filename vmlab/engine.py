@@ -804,30 +804,6 @@ def _neighbours(T, root, s):
 
 
 # ============================================================================ sorting
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
-def _sift_down(ids, i, n, A):
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            return
-        if c + 1 < n and A[ids[c + 1], A_START] > A[ids[c], A_START]:
-            c += 1
-        if A[ids[i], A_START] >= A[ids[c], A_START]:
-            return
-        ids[i], ids[c] = ids[c], ids[i]
-        i = c
-
-
-@_kernel(A1, I, A2)
-def _sort_by_start(ids, n, A):
-    """Sort area ids ids[0..n) by their first page, in place (heapsort: no allocation)."""
-    for root0 in range(n // 2 - 1, -1, -1):
-        _sift_down(ids, root0, n, A)
-    for end in range(n - 1, 0, -1):
-        ids[0], ids[end] = ids[end], ids[0]
-        _sift_down(ids, 0, end, A)
-
-
 @_kernel(A1, I, A2, A2)
 def _radix_sort_by_start(ids, n, A, RS):
     """Sort area ids ids[0..n) by first page, in place: LSD radix sort, 11 bits per pass.
@@ -893,7 +869,8 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
     Free segments sorted, disjoint and never adjacent (merged), augments exact; busy and lazy
     areas disjoint from each other and from free space; free + areas = the whole range;
     vmap_lazy_nr = pages of lazy areas; the busy and lazy counts match the table.
-    CK: int64[3, >= rows of T] scratch (T is kept larger than A).
+    CK: int64[7, >= max(rows of T, 2048)] scratch: free starts, ends, area ids, and the radix
+    sort's four rows (T is kept larger than A).
     """
     va_end = va_start + va_pages
     fs = CK[0]
@@ -961,7 +938,7 @@ def _check_space(T, root, A, n_area, va_start, va_pages, lazy_nr, busy_n, lazy_n
             else:
                 nl += 1
                 lazy_pages += A[i, A_SIZE]
-    _sort_by_start(ids, na, A)
+    _radix_sort_by_start(ids, na, A, CK[3:])
     j = 0
     prev = va_start
     for q in range(na):
@@ -1454,6 +1431,17 @@ def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _alloc_done(w, t_end, W, TK, hist, hmax, c_map_page, c_touch):
+    """The vmalloc of worker w leaves its last lock at t_end (ns): map and touch the data pages
+    (not for vmap blocks), record the call's latency, and return when the worker's next call
+    starts (ns)."""
+    post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
+    _hist_add(hist, hmax, H_ALLOC, t_end + post - TK[TK_OP0, w])
+    TK[TK_PC, w] = W_OP
+    return t_end + post
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _mem_bytes(base_mem, live_pages, page_size, areas, va_obj, pt_pages):
     """Memory model (bytes): base + data pages + vmap_area objects + page-table pages."""
     return base_mem + live_pages * page_size + areas * va_obj + pt_pages * page_size
@@ -1784,10 +1772,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             TK[TK_PC, w] = W_INSERT_LOCK
                             nt = t + hold
                         else:
-                            post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
-                            _hist_add(hist, hmax, H_ALLOC, t + hold + post - TK[TK_OP0, w])
-                            TK[TK_PC, w] = W_OP
-                            nt = t + hold + post
+                            nt = _alloc_done(w, t + hold, W, TK, hist, hmax, c_map_page, c_touch)
 
             elif pc == W_INSERT_LOCK:
                 # 5.5+: insert into the busy tree under vmap_area_lock
@@ -1799,10 +1784,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     hold = c_tree_level * _ilog2(G[G_BUSY_N] + 1) + c_alloc_base // 2
                     hn, seq = _lock_release(L_AREA, t + hold, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                    post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
-                    _hist_add(hist, hmax, H_ALLOC, t + hold + post - TK[TK_OP0, w])
-                    TK[TK_PC, w] = W_OP
-                    nt = t + hold + post
+                    nt = _alloc_done(w, t + hold, W, TK, hist, hmax, c_map_page, c_touch)
 
             elif pc == W_ALLOC_FAILED:
                 w = task
@@ -2232,7 +2214,7 @@ def run(P, orders):
     _seed_streams(P, T, prio_st, rng)
 
     check = bool(P[P_CHECK])
-    CK = np.zeros((3, T.shape[0] if check else 1), i64)     # _check_space scratch
+    CK = np.zeros((7, max(T.shape[0], 2048)) if check else (7, 1), i64)   # _check_space scratch
     RS = np.zeros((4, max(lz0.shape[0], 2048)), i64)        # purge-list sort scratch
     K = np.zeros(N_LS, i64)                                 # loop state (LS_*)
     K[LS_M_HOLDER] = K[LS_PU_TASK] = K[LS_PU_FREE0] = -1
@@ -2247,7 +2229,7 @@ def run(P, orders):
             T = _grown(T, max(2 * T.shape[0], A.shape[0] + 8))
             pool = _grown(pool, T.shape[0])
             if check:
-                CK = _grown(CK, T.shape[0], axis=1)
+                CK = _grown(CK, max(T.shape[0], CK.shape[1]), axis=1)
         if K[LS_NLZ] + 2 >= lz0.shape[0]:
             lz0 = _grown(lz0, 2 * lz0.shape[0])
             lz1 = _grown(lz1, lz0.shape[0])
