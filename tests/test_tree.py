@@ -116,3 +116,60 @@ def test_free_between_is_the_difference_of_free_below(space, data):
         brute = sum(max(0, min(k + sz, hi) - max(k, lo)) for k, sz in segs)
         assert E._free_between(T, root, lo, hi) == brute
         assert E._free_below(T, root, hi) - E._free_below(T, root, lo) == brute
+
+
+@settings(max_examples=200, deadline=None)
+@given(free_space(), st.data())
+def test_free_below_along_the_fit_path_equals_the_descent(space, data):
+    segs, prios, al, end = space
+    T, root = _tree(segs, al, prios)
+    path = np.zeros(2 * E.PATH_OK, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
+    for _ in range(20):
+        size = data.draw(st.integers(1, 24))
+        lo = data.draw(st.integers(4000, end + 10))
+        node = E._lowest_fit(T, root, size, 1, lo, size, path, out)
+        if node != E.NIL:
+            brute = sum(max(0, min(k + sz, out[0]) - k) for k, sz in segs)
+            assert E._free_below_path(T, path, out[2], out[0]) == brute
+
+
+def _augments_exact(T, x):
+    """Recompute every augment of the subtree at x from scratch; True if all stored ones match."""
+    if x == E.NIL:
+        return True, 0, -(1 << 62), 0      # (an empty subtree has no room at all)
+    okl, ml, al_l, sl = _augments_exact(T, T[x, E.F_LEFT])
+    okr, mr, al_r, sr = _augments_exact(T, T[x, E.F_RIGHT])
+    al = int(T[E.T_HEADER, E.F_KEY])
+    k, sz = int(T[x, E.F_KEY]), int(T[x, E.F_SIZE])
+    m = max(sz, ml, mr)
+    ma = max(k + sz - -(-k // al) * al, al_l, al_r)
+    s = sz + sl + sr
+    ok = okl and okr and (T[x, E.F_MAXFREE], T[x, E.F_MAXAL], T[x, E.F_SUM]) == (m, ma, s)
+    return ok, m, ma, s
+
+
+@settings(max_examples=200, deadline=None)
+@given(free_space(), st.data())
+def test_fix_delta_keeps_every_augment_exact(space, data):
+    """Shrinking a segment at either end (the carve's LE and RE cases) and fixing the path with
+    the page delta leaves the same augments as a recomputation from scratch."""
+    segs, prios, al, end = space
+    T, root = _tree(segs, al, prios)
+    path = np.zeros(2 * E.PATH_OK, dtype=np.int64)
+    for _ in range(10):
+        i = data.draw(st.integers(0, len(segs) - 1))
+        k, sz = segs[i]
+        if sz < 2:
+            continue
+        cut = data.draw(st.integers(1, sz - 1))
+        d = E._path_to(T, root, k, path)
+        x = path[d - 1]
+        if data.draw(st.booleans()):
+            T[x, E.F_KEY] = k + cut                   # take from the start
+            segs[i] = (k + cut, sz - cut)
+        else:
+            segs[i] = (k, sz - cut)                   # take from the end
+        T[x, E.F_SIZE] = sz - cut
+        E._fix_delta(T, path, d, -cut)
+        assert _augments_exact(T, root)[0]

@@ -78,6 +78,7 @@ import threading
 import numpy as np
 from numba import njit
 from numba import types as nbt
+from numba.cpython.unsafe.numbers import leading_zeros
 
 # ============================================================================ compilation
 # Each helper is compiled for one signature, and then no more: a call with a constant argument
@@ -424,23 +425,12 @@ def _align_up(x, a):
     return (x + a - 1) & -a
 
 
-@_kernel(I)
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _ilog2(n):
-    """Levels of a balanced tree of n nodes: 1 + floor(log2 n) (1 for n <= 1)."""
-    d = 1
-    if n >= 1 << 32:
-        n >>= 32
-        d += 32
-    if n >= 1 << 16:
-        n >>= 16
-        d += 16
-    if n >= 1 << 8:
-        n >>= 8
-        d += 8
-    while n > 1:
-        n >>= 1
-        d += 1
-    return d
+    """Levels of a balanced tree of n nodes: 1 + floor(log2 n) (1 for n <= 1); one ctlz."""
+    if n <= 1:
+        return 1
+    return 64 - np.int64(leading_zeros(np.uint64(n)))
 
 
 @_kernel(A2, A1, I, I)
@@ -563,9 +553,48 @@ def _fix_all(T, path, d):
         _upd(T, path[i])
 
 
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _upd_max(T, x):
+    """Recompute node x's MAXFREE and MAXAL (not SUM) from its children; True if one changed."""
+    l = T[x, F_LEFT]
+    r = T[x, F_RIGHT]
+    m = T[x, F_SIZE]
+    al = T[T_HEADER, F_KEY]
+    k = T[x, F_KEY]
+    ma = k + m - ((k + al - 1) & -al)
+    if l != NIL:
+        if T[l, F_MAXFREE] > m:
+            m = T[l, F_MAXFREE]
+        if T[l, F_MAXAL] > ma:
+            ma = T[l, F_MAXAL]
+    if r != NIL:
+        if T[r, F_MAXFREE] > m:
+            m = T[r, F_MAXFREE]
+        if T[r, F_MAXAL] > ma:
+            ma = T[r, F_MAXAL]
+    changed = m != T[x, F_MAXFREE] or ma != T[x, F_MAXAL]
+    T[x, F_MAXFREE] = m
+    T[x, F_MAXAL] = ma
+    return changed
+
+
+@_kernel(A2, A1, I, I)
+def _fix_delta(T, path, d, delta):
+    """Augments along path[0..d) (root first) after node path[d - 1] itself changed (its key or
+    size; the tree's shape is the same) and its subtree's free pages changed by `delta`: SUM
+    takes the delta on every node of the path, without reading the siblings (the list era keeps
+    it), and the maxima are recomputed bottom up until they come out the same."""
+    for i in range(d - 1, -1, -1):
+        if not _upd_max(T, path[i]):
+            break
+    if T[T_HEADER, F_SUM]:
+        for i in range(d):
+            T[path[i], F_SUM] += delta
+
+
 @_kernel(A2, I, I, A1)
-def _fix_key(T, root, key, path):
-    """Recompute augments from the node with `key` up to the root."""
+def _path_to(T, root, key, path):
+    """Fill path[0..d) with the root-to-node path of the node with `key`; returns d."""
     d = 0
     cur = root
     while cur != NIL:
@@ -575,7 +604,7 @@ def _fix_key(T, root, key, path):
         if key == k:
             break
         cur = T[cur, F_LEFT + (key > k)]      # branch-free descent (F_RIGHT = F_LEFT + 1)
-    _fix(T, path, d)
+    return d
 
 
 @_kernel(A2, I, I, A1)
@@ -617,7 +646,7 @@ def _insert(T, root, x, path):
                 T[g, F_LEFT] = x
             else:
                 T[g, F_RIGHT] = x
-    _fix(T, path, d)
+    _fix_delta(T, path, d, T[x, F_SIZE])
     return root
 
 
@@ -682,6 +711,25 @@ def _free_below(T, root, a):
             cur = T[cur, F_RIGHT]
         else:
             cur = T[cur, F_LEFT]
+    return c
+
+
+@_kernel(A2, A1, I, I)
+def _free_below_path(T, path, d, a):
+    """Free pages below page a, where a lies in node path[d - 1] and path[0..d) is its
+    root-to-node path: _free_below without a descent (the path's nodes are in cache)."""
+    x = path[d - 1]
+    l = T[x, F_LEFT]
+    c = a - T[x, F_KEY]
+    if l != NIL:
+        c += T[l, F_SUM]
+    for i in range(d - 1):
+        p = path[i]
+        if T[p, F_RIGHT] == path[i + 1]:
+            l = T[p, F_LEFT]
+            c += T[p, F_SIZE]
+            if l != NIL:
+                c += T[l, F_SUM]
     return c
 
 
@@ -1000,8 +1048,15 @@ def _va_search(G, T, path, out, size, align, allocator, va_start, va_end):
             G[G_CACHED_HOLE] = out[1]
         a_end = out[0] if node != NIL else va_end
         nareas = G[G_BUSY_N] + G[G_LAZY_AREAS]
-        if a_end > lo and nareas > 0:
-            busy_pg = (a_end - lo) - _free_between(T, G[G_ROOT], lo, a_end)
+        # a fit in the segment that holds lo walked nothing: [lo, fit) is all free
+        if a_end > lo and nareas > 0 and (node == NIL or T[node, F_KEY] > lo):
+            if node == NIL:
+                free = _free_between(T, G[G_ROOT], lo, a_end)
+            else:
+                free = _free_below_path(T, path, out[2], a_end)
+                if lo > va_start:
+                    free -= _free_below(T, G[G_ROOT], lo)
+            busy_pg = (a_end - lo) - free
             walked = (busy_pg * nareas + G[G_AREA_PAGES] // 2) // G[G_AREA_PAGES]
     return node, walked
 
@@ -1023,10 +1078,10 @@ def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
     elif a == k:
         T[node, F_KEY] = a + size      # same order: no other key lies inside the segment
         T[node, F_SIZE] = fend - a - size
-        _fix(T, path, out[2])
+        _fix_delta(T, path, out[2], -size)
     else:
         T[node, F_SIZE] = a - k
-        _fix(T, path, out[2])
+        _fix_delta(T, path, out[2], a - fend)
         if a + size < fend:
             rx = _take_id(pool, G, G_NPOOL, G_TN)
             T[rx, F_KEY] = a + size
@@ -1074,8 +1129,11 @@ def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
         T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
         G[G_ROOT] = _insert(T, G[G_ROOT], nx, path)
         fk = rs
-    if mp or ms:
-        _fix_key(T, G[G_ROOT], fk, path)
+    if mp and ms:
+        # sx is gone (its ancestors recomputed): recompute from pv up
+        _fix(T, path, _path_to(T, G[G_ROOT], fk, path))
+    elif mp or ms:
+        _fix_delta(T, path, _path_to(T, G[G_ROOT], fk, path), npages)
     if allocator == ALLOC_LIST and G[G_CACHE_VALID] and rs < G[G_CACHE_END]:
         G[G_CACHE_END] = fk
         if fk <= va_start:
