@@ -607,26 +607,19 @@ def _path_to(T, root, key, path):
     return d
 
 
-@_kernel(A2, I, I, A1)
-def _insert(T, root, x, path):
-    """Insert node x (key, size, prio set); returns the new root."""
+@_kernel(A2, I, I, A1, I)
+def _insert_at(T, root, x, path, d):
+    """Insert node x (key, size, prio set) as a leaf below path[d - 1], then rotate it up by
+    priority; path[0..d) must be the search path of x's key from the root (d = 0: empty tree).
+    Returns the new root."""
     key = T[x, F_KEY]
     T[x, F_LEFT] = NIL
     T[x, F_RIGHT] = NIL
     _upd(T, x)
-    if root == NIL:
+    if d == 0:
         return x
-    d = 0
-    cur = root
-    while True:
-        path[d] = cur
-        d += 1
-        side = F_LEFT + (key >= T[cur, F_KEY])
-        nxt = T[cur, side]
-        if nxt == NIL:
-            T[cur, side] = x
-            break
-        cur = nxt
+    p = path[d - 1]
+    T[p, F_LEFT + (key >= T[p, F_KEY])] = x
     while d > 0 and T[x, F_PRIO] > T[path[d - 1], F_PRIO]:
         p = path[d - 1]
         if T[p, F_LEFT] == x:
@@ -648,6 +641,19 @@ def _insert(T, root, x, path):
                 T[g, F_RIGHT] = x
     _fix_delta(T, path, d, T[x, F_SIZE])
     return root
+
+
+@_kernel(A2, I, I, A1)
+def _insert(T, root, x, path):
+    """Insert node x (key, size, prio set); returns the new root."""
+    key = T[x, F_KEY]
+    d = 0
+    cur = root
+    while cur != NIL:
+        path[d] = cur
+        d += 1
+        cur = T[cur, F_LEFT + (key >= T[cur, F_KEY])]
+    return _insert_at(T, root, x, path, d)
 
 
 @_kernel(A2, I, I, A1)
@@ -799,7 +805,7 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
             path[PATH_OK + d] = cur_ok
             d += 1
             l = T[cur, F_LEFT]
-            if l != NIL and T[l, F_MAXFREE] >= length and T[cur, F_KEY] > lo:
+            if T[cur, F_KEY] > lo and l != NIL and T[l, F_MAXFREE] >= length:
                 if cur_ok and prune and T[l, F_MAXAL] < size:
                     if T[l, F_MAXFREE] > out[1]:
                         out[1] = T[l, F_MAXFREE]
@@ -835,20 +841,29 @@ def _lowest_fit(T, root, size, align, lo, length, path, out):
                 return NIL
 
 
-@_kernel(A2, I, I)
-def _neighbours(T, root, s):
-    """(pred, succ): the free segments just below and just above page s (NIL if none)."""
+@_kernel(A2, I, I, A1)
+def _neighbours(T, root, s, path):
+    """(pred, succ, dp, ds): the free segments just below and just above page s (NIL if none).
+    Both lie on the descent, which path[] records: path[0..dp) is the root-to-pred path,
+    path[0..ds) the root-to-succ one."""
     pred = NIL
     succ = NIL
+    dp = 0
+    ds = 0
+    d = 0
     cur = root
     while cur != NIL:
+        path[d] = cur
+        d += 1
         if T[cur, F_KEY] < s:
             pred = cur
+            dp = d
             cur = T[cur, F_RIGHT]
         else:
             succ = cur
+            ds = d
             cur = T[cur, F_LEFT]
-    return pred, succ
+    return pred, succ, dp, ds
 
 
 # ============================================================================ sorting
@@ -1087,7 +1102,14 @@ def _va_carve(G, T, pool, A, apool, prio_st, path, out, node, size, guard):
             T[rx, F_KEY] = a + size
             T[rx, F_SIZE] = fend - a - size
             T[rx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-            G[G_ROOT] = _insert(T, G[G_ROOT], rx, path)
+            # rx's search path: node's, then right and down to the left end
+            d = out[2]
+            cur = T[node, F_RIGHT]
+            while cur != NIL:
+                path[d] = cur
+                d += 1
+                cur = T[cur, F_LEFT]
+            G[G_ROOT] = _insert_at(T, G[G_ROOT], rx, path, d)
     aid = _take_id(apool, G, G_NAPOOL, G_AN)
     A[aid, A_START] = a
     A[aid, A_SIZE] = size
@@ -1106,7 +1128,7 @@ def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
     below it, i.e. to the end of the busy area where the merged hole starts.
     The caller has made room for one tree node.
     """
-    pv, sx = _neighbours(T, G[G_ROOT], rs)
+    pv, sx, dp, ds = _neighbours(T, G[G_ROOT], rs, path)
     mp = pv != NIL and T[pv, F_KEY] + T[pv, F_SIZE] == rs
     ms = sx != NIL and T[sx, F_KEY] == rs + npages
     if mp and ms:
@@ -1127,13 +1149,16 @@ def _va_free(G, T, pool, prio_st, path, rs, npages, allocator, va_start):
         T[nx, F_KEY] = rs
         T[nx, F_SIZE] = npages
         T[nx, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
-        G[G_ROOT] = _insert(T, G[G_ROOT], nx, path)
+        # the neighbours' descent was rs's search path, to its end
+        G[G_ROOT] = _insert_at(T, G[G_ROOT], nx, path, max(dp, ds))
         fk = rs
     if mp and ms:
-        # sx is gone (its ancestors recomputed): recompute from pv up
+        # sx is gone (its ancestors recomputed, the path overwritten): recompute from pv up
         _fix(T, path, _path_to(T, G[G_ROOT], fk, path))
-    elif mp or ms:
-        _fix_delta(T, path, _path_to(T, G[G_ROOT], fk, path), npages)
+    elif mp:
+        _fix_delta(T, path, dp, npages)    # pv's path is a prefix of the descent's
+    elif ms:
+        _fix_delta(T, path, ds, npages)
     if allocator == ALLOC_LIST and G[G_CACHE_VALID] and rs < G[G_CACHE_END]:
         G[G_CACHE_END] = fk
         if fk <= va_start:
