@@ -21,8 +21,9 @@ CASES = [
     # the list era's aligned search (subtrees without room for an aligned start are skipped)
     ("5.1", dict(platform="hikey960", ncpus=4, workload="fix_align_alloc_test", duration_s=0.2, seed=1),
      dict(events=74859, ops=26497, purges=2, peak_lazy_pages=29694)),
+    # moved on purpose when the TLB flush became range or full by span and qemu-tcg was recalibrated
     ("6.1", dict(platform="qemu-tcg", ncpus=2, workload="fix_size", duration_s=0.3, seed=1),
-     dict(events=157892, ops=83159, purges=10, peak_lazy_pages=16412)),
+     dict(events=155741, ops=82082, purges=8, peak_lazy_pages=16420)),
 ]
 
 

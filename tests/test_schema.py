@@ -85,8 +85,14 @@ def test_purge_durations_and_phases(res):
     # flush_range="walk": one flush_walk_area_ns per list entry; entries == areas without merging
     assert (real.walk_ns == real.areas * plat.flush_walk_area_ns).all()
     assert (real.entries == real.areas).all()
-    # the TLB flush: fixed plus per online CPU
-    assert (real.flush_ns == plat.tlb_flush_base_ns + CFG.ncpus * plat.tlb_flush_cpu_ns).all()
+    # the TLB flush: an IPI round (per online CPU), then a flush of everything when the list spans
+    # more than the ceiling, else one per page of the span
+    ipi = CFG.ncpus * plat.tlb_flush_cpu_ns
+    full = real.flush_ns == ipi + plat.tlb_flush_base_ns
+    span = (real.flush_ns - ipi) / plat.tlb_flush_page_ns
+    ranged = ~full & (span == span.round()) & span.between(1, plat.tlb_ceiling_pages)
+    assert (full | ranged).all()
+    assert full[real.pages > plat.tlb_ceiling_pages].all()      # more pages than the ceiling: all
     assert (real.free_ns >= real.areas * plat.free_area_ns).all()
     assert (real.max_lock_hold_ns <= real.free_ns).all()
     assert ((real.cpu >= 0) & (real.cpu < CFG.ncpus)).all()

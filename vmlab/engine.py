@@ -53,8 +53,9 @@ What is modelled (and how it simplifies the kernel):
   ``merge_or_add_vmap_area`` does); the entry count sets the free-loop cost. The vmap_area objects
   merged away are still counted in memory until the purge (a few bytes per area).
 * **The purge.** Phases: list steal, flush-range walk (``flush_walk_area_ns`` per entry, or O(1)
-  at insert), TLB flush (fixed plus per-CPU; the IPI cost to the other CPUs is not charged to
-  them), free loop under the lock (``free_area_ns`` per entry plus a tree descent). After each entry
+  at insert), TLB flush (``flush_tlb_kernel_range`` over the list's span: an IPI round, per
+  CPU, plus a per-page flush up to the architecture's ceiling (x86 33 pages, arm64 512), above it
+  a flush of everything; the IPI cost to the other CPUs is not charged to them), free loop under the lock (``free_area_ns`` per entry plus a tree descent). After each entry
   the policy decides: ``no-resched`` never yields; ``always-resched`` calls ``cond_resched_lock``;
   ``threshold`` calls it only while ``vmap_lazy_nr < resched_threshold``. ``cond_resched_lock``
   drops the lock when a reschedule is due, or (``preempt="full"``) when another CPU spins on it;
@@ -162,7 +163,9 @@ P_SLICE = 46
 P_TOUCH = 47
 P_PCPU_OP = 48
 P_RCU_DELAY = 49
-N_PARAMS = 50
+P_TLB_PAGE = 50
+P_TLB_CEIL = 51
+N_PARAMS = 52
 
 POLICY_NO_RESCHED = 0
 POLICY_ALWAYS = 1
@@ -1577,7 +1580,8 @@ LS_TASK = 29
 LS_INLINE = 30
 LS_LZ_SWAP = 31
 LS_STARTED = 32
-N_LS = 33
+LS_PU_FLUSH = 33
+N_LS = 34
 
 LOOP_DONE = 0   # _loop: the run has ended
 LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
@@ -1624,7 +1628,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     c_handoff = P[P_HANDOFF]
     c_steal = P[P_STEAL]
     c_flush_walk = P[P_FLUSH_WALK]
-    c_tlb = P[P_TLB_BASE] + P[P_TLB_CPU] * ncpus
+    c_tlb_ipi = P[P_TLB_CPU] * ncpus
+    c_tlb_full = P[P_TLB_BASE]
+    c_tlb_page = P[P_TLB_PAGE]
+    tlb_ceil = P[P_TLB_CEIL]
     c_free_area = P[P_FREE_AREA]
     c_ctxsw = P[P_CTXSW]
     c_wakeup = P[P_WAKEUP]
@@ -1664,6 +1671,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     pu_entries = K[LS_PU_ENTRIES]
     pu_lazy0 = K[LS_PU_LAZY0]
     pu_decide = K[LS_PU_DECIDE]
+    pu_flush = K[LS_PU_FLUSH]
     next_sample = K[LS_NEXT_SAMPLE]
     isample = K[LS_ISAMPLE]
     events = K[LS_EVENTS]
@@ -1986,6 +1994,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 pu_free0 = -1
                 pu_decide = 0
                 pu_walk = 0
+                pu_flush = 0
                 lz, steal = steal, lz
                 K[LS_LZ_SWAP] ^= 1
                 nsteal = nlz
@@ -2004,13 +2013,30 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         for q in range(1, nsteal):
                             if A[steal[q], A_START] != A[steal[q - 1], A_START] + A[steal[q - 1], A_SIZE]:
                                 pu_entries += 1
+                        lo_pg = A[steal[0], A_START]
+                        hi_pg = A[steal[nsteal - 1], A_START] + A[steal[nsteal - 1], A_SIZE]
                     else:
+                        # the flush-range loop: min va_start, max va_end of the list
                         pu_walk = nsteal * c_flush_walk
+                        lo_pg = A[steal[0], A_START]
+                        hi_pg = lo_pg
+                        for q in range(nsteal):
+                            x = steal[q]
+                            if A[x, A_START] < lo_pg:
+                                lo_pg = A[x, A_START]
+                            if A[x, A_START] + A[x, A_SIZE] > hi_pg:
+                                hi_pg = A[x, A_START] + A[x, A_SIZE]
+                    # flush_tlb_kernel_range(start, end): one IPI round (x86; arm64 broadcasts),
+                    # then per page up to the ceiling, else a flush of everything
+                    if hi_pg - lo_pg > tlb_ceil:
+                        pu_flush = c_tlb_ipi + c_tlb_full
+                    else:
+                        pu_flush = c_tlb_ipi + c_tlb_page * (hi_pg - lo_pg)
                     TK[TK_PC, task] = PU_FLUSH
                     nt = t + c_steal + pu_walk
             elif pc == PU_FLUSH:
                 TK[TK_PC, task] = PU_RELOCK
-                nt = t + c_tlb
+                nt = t + pu_flush
             elif pc == PU_RELOCK:
                 # take the lock for the free loop (first time, or again after cond_resched_lock)
                 got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, TK, LK, lq, HP, hn, seq)
@@ -2114,7 +2140,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 PR[PR_START, npr] = pu_start
                 PR[PR_END, npr] = tt
                 PR[PR_WALK, npr] = pu_walk
-                PR[PR_FLUSH, npr] = c_tlb if nsteal > 0 else 0
+                PR[PR_FLUSH, npr] = pu_flush
                 PR[PR_FREE, npr] = tt - pu_free0 if pu_free0 >= 0 else 0
                 PR[PR_AREAS, npr] = nsteal
                 PR[PR_ENTRIES, npr] = pu_entries
@@ -2181,6 +2207,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     K[LS_PU_ENTRIES] = pu_entries
     K[LS_PU_LAZY0] = pu_lazy0
     K[LS_PU_DECIDE] = pu_decide
+    K[LS_PU_FLUSH] = pu_flush
     K[LS_NEXT_SAMPLE] = next_sample
     K[LS_ISAMPLE] = isample
     K[LS_EVENTS] = events
