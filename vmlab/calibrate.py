@@ -63,7 +63,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("flush-range walk", ("flush_walk_area_ns",), "purge",
          "the <= 5.10 flush-range loop, per purge-list entry"),
     Knob("fixed purge cost", ("tlb_flush_base_ns", "tlb_flush_cpu_ns", "purge_steal_ns"), "purge",
-         "the TLB flush (fixed + per CPU) and the list steal: a purge's cost that does not grow with it"),
+         "the TLB flush (a full flush, or per page up to the ceiling; plus an IPI round per CPU) and "
+         "the list steal: a purge's cost that does not grow with its entries"),
 )
 
 
