@@ -508,55 +508,6 @@ def _heap_pop(HP, n):
 # (MAXFREE, for lowest fit in O(log n)) and the free pages (SUM) of each subtree. Busy and lazy
 # areas live in a flat area table instead, so a vfree touches no tree at all.
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
-def _upd(T, x):
-    """Recompute node x's augments from its children; True if one of them changed."""
-    l = T[x, F_LEFT]
-    r = T[x, F_RIGHT]
-    m = T[x, F_SIZE]
-    sm = m
-    al = T[T_HEADER, F_KEY]
-    k = T[x, F_KEY]
-    ma = k + m - ((k + al - 1) & -al)
-    if l != NIL:
-        if T[l, F_MAXFREE] > m:
-            m = T[l, F_MAXFREE]
-        if T[l, F_MAXAL] > ma:
-            ma = T[l, F_MAXAL]
-        sm += T[l, F_SUM]
-    if r != NIL:
-        if T[r, F_MAXFREE] > m:
-            m = T[r, F_MAXFREE]
-        if T[r, F_MAXAL] > ma:
-            ma = T[r, F_MAXAL]
-        sm += T[r, F_SUM]
-    changed = m != T[x, F_MAXFREE] or ma != T[x, F_MAXAL]
-    T[x, F_MAXFREE] = m
-    T[x, F_MAXAL] = ma
-    if T[T_HEADER, F_SUM]:
-        changed = changed or sm != T[x, F_SUM]
-        T[x, F_SUM] = sm
-    return changed
-
-
-@_kernel(A2, A1, I)
-def _fix(T, path, d):
-    """Recompute augments along path[0..d) (root first), bottom up, after a change at or below
-    path[d - 1] that kept the tree's shape above it: where a node's augments come out the same,
-    its ancestors' do too, so the walk stops (in the tree era, where F_SUM is not kept, most
-    updates stop within a few levels)."""
-    for i in range(d - 1, -1, -1):
-        if not _upd(T, path[i]):
-            break
-
-
-@_kernel(A2, A1, I)
-def _fix_all(T, path, d):
-    """Recompute augments along path[0..d) bottom up, every node (after rotations)."""
-    for i in range(d - 1, -1, -1):
-        _upd(T, path[i])
-
-
-@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def _upd_max(T, x):
     """Recompute node x's MAXFREE and MAXAL (not SUM) from its children; True if one changed."""
     l = T[x, F_LEFT]
@@ -579,6 +530,41 @@ def _upd_max(T, x):
     T[x, F_MAXFREE] = m
     T[x, F_MAXAL] = ma
     return changed
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _upd(T, x):
+    """Recompute node x's augments from its children; True if one of them changed."""
+    changed = _upd_max(T, x)
+    if T[T_HEADER, F_SUM]:
+        l = T[x, F_LEFT]
+        r = T[x, F_RIGHT]
+        sm = T[x, F_SIZE]
+        if l != NIL:
+            sm += T[l, F_SUM]
+        if r != NIL:
+            sm += T[r, F_SUM]
+        changed = changed or sm != T[x, F_SUM]
+        T[x, F_SUM] = sm
+    return changed
+
+
+@_kernel(A2, A1, I)
+def _fix(T, path, d):
+    """Recompute augments along path[0..d) (root first), bottom up, after a change at or below
+    path[d - 1] that kept the tree's shape above it: where a node's augments come out the same,
+    its ancestors' do too, so the walk stops (in the tree era, where F_SUM is not kept, most
+    updates stop within a few levels)."""
+    for i in range(d - 1, -1, -1):
+        if not _upd(T, path[i]):
+            break
+
+
+@_kernel(A2, A1, I)
+def _fix_all(T, path, d):
+    """Recompute augments along path[0..d) bottom up, every node (after rotations)."""
+    for i in range(d - 1, -1, -1):
+        _upd(T, path[i])
 
 
 @_kernel(A2, A1, I, I)
