@@ -47,7 +47,7 @@ def first_call_seconds(cache_dir: str | None) -> float:
     return float(out.strip().splitlines()[-1])
 
 
-def best_of(fn, repeats):
+def median_of(fn, repeats):
     vals = [fn() for _ in range(repeats)]
     return statistics.median(vals)
 
@@ -102,7 +102,7 @@ def main() -> None:
         r = run_simpy(ncpus=8, duration_s=dur, policy="threshold", npages=3)
         return r["ops"] / r["wall_s"]
 
-    e = best_of(engine_fix, reps)
+    e = median_of(engine_fix, reps)
     s = simpy_fix()      # one run: over 2 simulated seconds it takes ~40 s of wall time
     print(f"fix_size 8 CPUs threshold, {dur} s simulated: engine {e / 1e6:.2f} M ops/s, "
           f"SimPy {s / 1e3:.1f} k ops/s")

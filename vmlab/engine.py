@@ -648,13 +648,7 @@ def _insert(T, root, x, path):
 @_kernel(A2, I, I, A1)
 def _delete(T, root, x, path):
     """Remove node x from the tree; returns the new root. x is not recycled here."""
-    key = T[x, F_KEY]
-    d = 0
-    cur = root
-    while cur != x:
-        path[d] = cur
-        d += 1
-        cur = T[cur, F_LEFT + (key >= T[cur, F_KEY])]
+    d = _path_to(T, root, T[x, F_KEY], path) - 1      # x's ancestors: path[0..d)
     while True:
         l = T[x, F_LEFT]
         r = T[x, F_RIGHT]
