@@ -76,7 +76,7 @@ def test_sweep_writes_dataset_figures_and_email(tmp_path):
     files = list((out / "sweep").glob("*.parquet"))
     assert len(files) == 8
     df = pd.concat(pd.read_parquet(f) for f in files)
-    assert set(df.kernel) == {"5.0", "5.1"} and df.error.isna().all()
+    assert set(df.kernel) == {"5.0", "5.0+threshold"} and df.error.isna().all()
     for stem in ("smoke-tradeoff-purge", "smoke-tradeoff-lockwait", "smoke-heatmap"):
         for ext in ("png", "svg", "pdf"):
             assert (out / f"{stem}.{ext}").stat().st_size > 1000
@@ -92,7 +92,7 @@ def test_figures_main_job_writes_the_standard_set(tmp_path):
     p = vmlab("figures", "--out", str(tmp_path), "--duration", "0.1", "--workers", "2", "--quiet")
     assert p.returncode == 0, p.stderr
     stems = ["tradeoff-purge", "tradeoff-lockwait", "heatmap-ncpus", "heatmap-lazymax",
-             "timeseries-5.0", "timeseries-5.1", "latency-cdf"]
+             "timeseries-5.0", "timeseries-5.0+threshold", "timeseries-5.2", "latency-cdf"]
     for stem in stems:
         for ext in ("png", "svg", "pdf"):
             f = tmp_path / f"seed-threshold-{stem}.{ext}"
@@ -101,7 +101,7 @@ def test_figures_main_job_writes_the_standard_set(tmp_path):
     command = text.split("Reproduce with:")[1].replace("\\\n", " ").split()
     assert command[:2] == ["vmlab", "figures"] and str(tmp_path) in command
     assert command[command.index("--duration") + 1] == "0.1"
-    assert "5.0" in text and "5.1" in text
+    assert "5.0" in text and "5.0+threshold" in text
     assert max(len(line) for line in text.splitlines()) <= 72
-    # 5.1 x 6 thresholds x 4 CPU counts x 3 lazy_max + 5.0 x 4 x 3, two seeds each
+    # 5.0+threshold x 6 thresholds x 4 CPU counts x 3 lazy_max + 5.0 x 4 x 3, two seeds each
     assert len(list((tmp_path / "sweep").glob("*.parquet"))) == (72 + 12) * 2

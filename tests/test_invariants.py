@@ -35,8 +35,11 @@ def small_configs(draw):
     workload = draw(st.sampled_from(WORKLOADS))
     duration = draw(st.floats(min_value=0.002, max_value=0.02, allow_nan=False))
     duration = min(duration, HEAVY_MAX_S.get(workload, duration))
+    kernel = draw(st.sampled_from(list(KERNELS)))
+    # a 5.0-era kernel cannot run align_shift (BUG_ON, docs/eras.md): run it with the 5.1 module
+    extra = {"test_set": "v5.1"} if workload == "align_shift" and KERNELS[kernel]["test_set"] == "v5.0" else {}
     return SimConfig.for_kernel(
-        draw(st.sampled_from(list(KERNELS))),
+        kernel, **extra,
         platform=draw(st.sampled_from(["hikey960", "qemu-tcg", "x86-server"])),
         ncpus=draw(st.integers(1, 4)),
         workload=workload,
@@ -61,8 +64,11 @@ def check_run_invariants(cfg: SimConfig, res) -> None:
     lazy = ts.vmap_lazy_nr.to_numpy()
     assert (lazy >= 0).all(), where
     assert lazy.max() <= s.peak_lazy_pages, where
-    assert ((ts.lazy_areas == 0) == (ts.vmap_lazy_nr == 0)).all(), where
-    assert (ts.lazy_areas <= ts.vmap_lazy_nr).all(), where      # an area is at least one page
+    assert ((ts.vmap_lazy_nr == 0) | (ts.lazy_areas > 0)).all(), where
+    if cfg.lazy_drop == "per-entry":
+        assert ((ts.lazy_areas == 0) == (ts.vmap_lazy_nr == 0)).all(), where
+        assert (ts.lazy_areas <= ts.vmap_lazy_nr).all(), where      # an area is at least one page
+    # (4.9's batch drop takes a stolen batch off vmap_lazy_nr before its areas are freed)
     assert (ts.busy_areas >= 0).all() and (ts.live_pages >= 0).all(), where
     assert (ts.mem_bytes >= plat.base_mem_bytes).all(), where
 

@@ -83,7 +83,7 @@ def test_01_explore(tmp_path, monkeypatch):
     widgets = [o for c in nb.cells for o in c.get("outputs", [])
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widgets) == 2                       # the explore panel and the compare panel
-    stem = "5.1-hikey960-8cpu-stress-thr2-lmformula-2s-seed1"
+    stem = "5.0+threshold-hikey960-8cpu-stress-thr2-lmformula-2s-seed1"
     _assert_files(_figs(out, f"{stem}-timeseries") + _figs(out, f"{stem}-tradeoff") + [out / f"{stem}.txt"])
     cmp = sorted(out.glob("5.0-*--vs--*"))
     assert {p.suffix for p in cmp} == {".png", ".svg", ".pdf", ".txt"} and len(cmp) == 7
@@ -121,6 +121,6 @@ def test_03_seed_reproduction(tmp_path, monkeypatch):
     claims = [ln for ln in text.splitlines() if ln.startswith("[")]
     assert len(claims) >= 15, claims
     for must in ("lazy_max_pages on 8 CPUs is", "a full-list purge", "of it is the flush-range walk",
-                 "5.0 runs out of memory", "5.1 does not", "the walk costs 137 ns per entry"):
+                 "5.0 runs out of memory", "5.0+threshold does not", "the walk costs 137 ns per entry"):
         line = next((ln for ln in claims if must in ln), None)
         assert line and line.startswith("[holds]"), (must, line)

@@ -11,19 +11,34 @@ import pytest
 
 from vmlab import SimConfig
 
+# Moved on purpose by the kernel-era review (docs/eras.md), each for a reason given on its line:
+#  * 5.0-era runs use the v5.0 test set (no align_shift_alloc_test, which a 5.0 kernel cannot run),
+#    and each era shuffles its own module's test_case_array (8 cases for 5.0/5.1, 10 for 6.1; it
+#    was always 11), so stress runs get other test orders;
+#  * hikey960 (arm64) broadcasts TLBI: the flush's completion wait is charged once, not per CPU
+#    (the 8-CPU total is unchanged, 4 CPUs now pay 300 us instead of 200 us);
+#  * 6.1 drops a contended lock in cond_resched_lock (PREEMPT_DYNAMIC selects PREEMPTION) and, on
+#    x86 (qemu-tcg), the other CPUs lose the flush time to its IPIs.
 CASES = [
     ("5.0", dict(platform="hikey960", ncpus=8, workload="stress", duration_s=0.3, seed=3),
-     dict(events=66897, ops=25565, purges=2, peak_lazy_pages=95789)),
-    ("5.1", dict(platform="hikey960", ncpus=8, workload="stress", duration_s=0.3, seed=3),
-     dict(events=71832, ops=27361, purges=2, peak_lazy_pages=65910)),
+     dict(events=72833, ops=25956, purges=1, peak_lazy_pages=101846)),
+    ("5.0+threshold", dict(platform="hikey960", ncpus=8, workload="stress", duration_s=0.3, seed=3),
+     dict(events=79198, ops=28201, purges=2, peak_lazy_pages=65768)),
     ("6.1", dict(platform="hikey960", ncpus=8, workload="stress", duration_s=0.3, seed=3),
-     dict(events=1927997, ops=616343, purges=15, peak_lazy_pages=79371)),
+     dict(events=1892870, ops=598542, purges=50, peak_lazy_pages=82371, alloc_failures=20)),
     # the list era's aligned search (subtrees without room for an aligned start are skipped)
-    ("5.1", dict(platform="hikey960", ncpus=4, workload="fix_align_alloc_test", duration_s=0.2, seed=1),
-     dict(events=74859, ops=26497, purges=2, peak_lazy_pages=29694)),
-    # moved on purpose when the TLB flush became range or full by span and qemu-tcg was recalibrated
+    ("5.0+threshold", dict(platform="hikey960", ncpus=4, workload="fix_align_alloc_test", duration_s=0.2,
+                           seed=1),
+     dict(events=73980, ops=26574, purges=2, peak_lazy_pages=30372)),
     ("6.1", dict(platform="qemu-tcg", ncpus=2, workload="fix_size", duration_s=0.3, seed=1),
-     dict(events=155741, ops=82082, purges=8, peak_lazy_pages=16420)),
+     dict(events=155124, ops=81997, purges=10, peak_lazy_pages=16396)),
+    # (stress in this order reaches align_shift_alloc_test: 20 alignments too large to fit)
+    # added with the era review: 4.9's spinlock purge and batch drop, 5.11's test set and IPI stall
+    ("4.9", dict(platform="hikey960", ncpus=8, workload="stress", duration_s=0.3, seed=3),
+     dict(events=85461, ops=42293, purges=8, peak_lazy_pages=33442, ipi_stall_ns=0)),
+    ("5.11", dict(platform="x86-server", ncpus=4, workload="stress", duration_s=0.3, seed=3),
+     dict(events=903946, ops=554381, purges=80, peak_lazy_pages=24648, ipi_stall_ns=5280000,
+          alloc_failures=20)),
 ]
 
 
@@ -33,4 +48,5 @@ def test_pinned_counts(kernel, fields, expected, sim):
     s = sim(SimConfig.for_kernel(kernel, **fields)).summary
     got = {k: int(s[k]) for k in expected}
     assert got == expected, "the simulated behaviour changed (see this module's docstring)"
-    assert s.sim_ns == int(fields["duration_s"] * 1e9) and s.alloc_failures == 0
+    # the only failing allocations are align_shift_alloc_test's (it fails by design, 5.1+)
+    assert s.sim_ns == int(fields["duration_s"] * 1e9) and s.alloc_failures == expected.get("alloc_failures", 0)

@@ -1,6 +1,6 @@
 """Figures and email text (`vmlab.plots`, `vmlab.export`) on real small runs.
 
-One module fixture runs a small sweep on hikey960 (stress, 0.1 s simulated): kernels 5.0 and 5.1,
+One module fixture runs a small sweep on hikey960 (stress, 0.1 s simulated): kernels 5.0 and 5.0+threshold,
 2 and 4 CPUs, three threshold factors, two seeds, plus one failing row and one run that goes OOM.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from vmlab.plots import (  # noqa: E402
     tradeoff_points,
 )
 
-KERNELS = ("5.0", "5.1")
+KERNELS = ("5.0", "5.0+threshold")
 NCPUS = (2, 4)
 THRESHOLDS = (0.5, 1.0, 4.0)
 SEEDS = (1, 2)
@@ -64,8 +64,8 @@ def runs(sim):
                     res = sim(cfg)
                     results[(k, n, t, s)] = res
                     rows.append(_row(cfg, res, k))
-    bad = SimConfig.for_kernel("5.1", ncpus=8, threshold_factor=8.0, **BASE)
-    rows.append({**bad.to_dict(), "lazy_max_pages_cfg": None, "seed": bad.seed, "kernel": "5.1",
+    bad = SimConfig.for_kernel("5.0+threshold", ncpus=8, threshold_factor=8.0, **BASE)
+    rows.append({**bad.to_dict(), "lazy_max_pages_cfg": None, "seed": bad.seed, "kernel": "5.0+threshold",
                  "error": FAIL_MSG})
     df = pd.DataFrame(rows)
     df.attrs["name"] = "test-plots"
@@ -146,7 +146,7 @@ def test_tradeoff_lines_units_and_front(runs):
     assert not any("8 CPUs" in n for n in names), "the failed row must not be plotted"
     assert "pages" in ax.get_xlabel() and "ms" in ax.get_ylabel()
     assert any("MiB" in c.get_xlabel() for c in ax.child_axes)
-    # 5.0 ignores the threshold: one point per ncpus; 5.1 one per threshold
+    # 5.0 ignores the threshold: one point per ncpus; 5.0+threshold one per threshold
     npts = sum(len(ln.get_xdata()) for ln in groups)
     assert npts == len(NCPUS) * (1 + len(THRESHOLDS))
     # points labelled by threshold (coincident points share a label)
@@ -178,8 +178,8 @@ def test_tradeoff_aggregates_by_median(runs):
     df, _ = runs
     pts = tradeoff_points(df)
     ok = df[df.error.isna()]
-    r = pts[(pts.group == 4) & (pts.split == "5.1") & (pts.label == 0.5)].iloc[0]
-    sub = ok[(ok.kernel == "5.1") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]
+    r = pts[(pts.group == 4) & (pts.split == "5.0+threshold") & (pts.label == 0.5)].iloc[0]
+    sub = ok[(ok.kernel == "5.0+threshold") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]
     assert r.n == len(SEEDS)
     assert r.y == pytest.approx(sub.purge_p99_ns.median())
     assert r.x_lo == sub.peak_lazy_pages.min() and r.x_hi == sub.peak_lazy_pages.max()
@@ -221,7 +221,7 @@ def _spans(ax):
 
 def test_timeseries_lines_and_spans(runs):
     _, results = runs
-    res = results[("5.1", 4, 1.0, 1)]
+    res = results[("5.0+threshold", 2, 1.0, 2)]        # a run with many purges (14)
     fig = plot_timeseries(res)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
@@ -303,7 +303,7 @@ def test_timeseries_oom(oom_result):
 # ---------------------------------------------------------------------------------- heat map, CDF
 def test_heatmap(runs):
     df, _ = runs
-    fig = plot_heatmap(df[df.kernel == "5.1"], "threshold_factor", "ncpus", "purge_max_ns")
+    fig = plot_heatmap(df[df.kernel == "5.0+threshold"], "threshold_factor", "ncpus", "purge_max_ns")
     assert isinstance(fig, Figure)
     ax, cax = fig.axes[0], fig.axes[1]
     cells = [t for t in ax.texts if t.get_gid() == "cell"]
@@ -311,7 +311,7 @@ def test_heatmap(runs):
     assert "ms" in cax.get_ylabel()
     assert "×" in ax.get_xlabel() and "CPUs" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["2", "4"]  # not 8: the failed row
-    ok = df[(df.kernel == "5.1") & df.error.isna()]
+    ok = df[(df.kernel == "5.0+threshold") & df.error.isna()]
     med = ok[(ok.ncpus == 2) & (ok.threshold_factor == 0.5)].purge_max_ns.median() / 1e6
     assert float(cells[0].get_text()) == pytest.approx(med, rel=0.01)
     # lazy_max_pages_cfg None is its own "formula" column
@@ -323,14 +323,14 @@ def test_heatmap(runs):
 
 def test_latency_cdf(runs):
     _, results = runs
-    rs = [results[("5.0", 4, 1.0, 1)], results[("5.1", 4, 0.5, 1)]]
+    rs = [results[("5.0", 4, 1.0, 1)], results[("5.0+threshold", 4, 0.5, 1)]]
     fig = plot_latency_cdf(rs)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     lines = _lines(ax, "cdf:")
     assert len(lines) == 4
     labels = [ln.get_label() for ln in lines]
-    assert any(lab.startswith("5.0") for lab in labels) and any(lab.startswith("5.1") for lab in labels)
+    assert any(lab.startswith("5.0") for lab in labels) and any(lab.startswith("5.0+threshold") for lab in labels)
     assert ax.get_xscale() == "log" and re.search(r"\((µs|ms)\)", ax.get_xlabel())
     # styles: one line style per kind, one colour per result
     by = {(lab.split(" · ")[0], lab.split(" · ")[1]): ln for lab, ln in zip(labels, lines)}
@@ -410,7 +410,7 @@ def test_email_summary_sweep(runs, tmp_path):
     assert MODEL_VERSION in text
     # the recorded command
     assert df.attrs["command"] in text
-    # a table row per config: 5.0 per ncpus (threshold ignored), 5.1 per ncpus x threshold
+    # a table row per config: 5.0 per ncpus (threshold ignored), 5.0+threshold per ncpus x threshold
     header = next(ln for ln in lines if ln.startswith("k "))
     for col in ("kernel", "cpus", "thr", "peak/max", "p99 ms", "max ms", "lockw ms", "OOM"):
         assert col in header
@@ -423,11 +423,11 @@ def test_email_summary_sweep(runs, tmp_path):
     assert len(rows) == len(NCPUS) * (1 + len(THRESHOLDS))
     assert {(r[1], r[2], r[3]) for r in rows} == (
         {("5.0", str(n), "-") for n in NCPUS}
-        | {("5.1", str(n), f"{t:g}") for n in NCPUS for t in THRESHOLDS})
+        | {("5.0+threshold", str(n), f"{t:g}") for n in NCPUS for t in THRESHOLDS})
     # the numbers are the medians over seeds
     ok = df[df.error.isna()]
-    r = next(r for r in rows if r[1:4] == ["5.1", "4", "0.5"])
-    sub = ok[(ok.kernel == "5.1") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]
+    r = next(r for r in rows if r[1:4] == ["5.0+threshold", "4", "0.5"])
+    sub = ok[(ok.kernel == "5.0+threshold") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]
     assert float(r[5]) == pytest.approx(sub.peak_lazy_ratio.median(), abs=0.006)
     assert float(r[6]) == pytest.approx(sub.purge_p99_ns.median() / 1e6, rel=0.01)
     # PF stars the Pareto front of each CPU count, as the figure does: every CPU count has one,
@@ -447,7 +447,7 @@ def test_email_summary_sweep(runs, tmp_path):
     for r in rows:
         assert r[0] in body
     # the failed run: reported, not in the table
-    assert "Failed runs (1):" in text and "engine exploded" in text
+    assert "Failed runs (1):" in text and "engine exploded" in " ".join(text.split())
     assert not any(r[2] == "8" for r in rows)
     p = write_email(text, tmp_path / "mail" / "seed")
     assert p.name == "seed.txt" and p.read_text() == text
@@ -455,7 +455,7 @@ def test_email_summary_sweep(runs, tmp_path):
 
 def test_email_summary_result_command_reproduces(runs):
     _, results = runs
-    res = results[("5.1", 4, 4.0, 2)]
+    res = results[("5.0+threshold", 4, 4.0, 2)]
     text = email_summary(res)
     lines = text.splitlines()
     assert all(len(ln) <= 72 for ln in lines)
@@ -463,7 +463,7 @@ def test_email_summary_result_command_reproduces(runs):
     cmd_lines = [ln.strip() for ln in lines[i + 1:]]
     joined = " ".join(ln[:-1].strip() if ln.endswith("\\") else ln for ln in cmd_lines)
     argv = shlex.split(joined)
-    assert argv[:4] == ["vmlab", "run", "--kernel", "5.1"]
+    assert argv[:6] == ["vmlab", "run", "--kernel", "5.0", "--policy", "threshold"]
     assert "--threshold-factor" in argv and "--seed" in argv
     from vmlab.cli import _config_from_args, build_parser
     cfg = _config_from_args(build_parser().parse_args(argv[1:]))
@@ -507,7 +507,7 @@ def _unwrap(lines):
 
 
 def test_wrap_command_and_chart_units():
-    cmd = "vmlab run --kernel 5.1 --platform hikey960 --ncpus 4 --threshold-factor 4 --workload stress --duration 0.1"
+    cmd = "vmlab run --kernel 5.0 --policy threshold --platform hikey960 --ncpus 4 --threshold-factor 4 --workload stress --duration 0.1"
     out = wrap_command(cmd, 40)
     assert all(len(ln) <= 40 for ln in out) and all(ln.endswith(" \\") for ln in out[:-1])
     assert shlex.split(_unwrap(out)) == shlex.split(cmd)

@@ -1,13 +1,13 @@
 """The seed (issue "What it must show"): HiKey960, 8 CPUs, test_vmalloc.sh stress.
 
 Before the threshold patch (for_kernel("5.0"): always-resched, sync) vmap_lazy_nr runs far beyond
-lazy_max_pages and keeps growing, and memory grows until OOM; with the patch (for_kernel("5.1"))
+lazy_max_pages and keeps growing, and memory grows until OOM; with the patch (for_kernel("5.0+threshold"), the seed's experiment)
 the peak stays near 2 x lazy_max_pages; without any resched (4.9) it is bounded.
 
 OOM at the full 4 GB is not tested: in the model the 5.0 run's memory grows by about 1 MiB per
 simulated second (vmap_area objects and page tables of fresh VA regions; data pages are freed at
 vfree time, facts 1.7), so reaching 4 GB would take hours. The OOM test below uses a RAM limit
-just above the 5.1 steady state instead.
+just above the 5.0+threshold steady state instead.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ LAZY_MAX = 32768          # facts 1.1: 8 CPUs
 
 @pytest.fixture(scope="module")
 def seed_runs(sim):
-    return {v: sim(SimConfig.for_kernel(v, duration_s=5.0, **SEED)) for v in ("4.9", "5.0", "5.1")}
+    return {v: sim(SimConfig.for_kernel(v, duration_s=5.0, **SEED)) for v in ("4.9", "5.0", "5.0+threshold")}
 
 
 def test_lazy_max_is_32768(seed_runs):
@@ -49,20 +49,20 @@ def test_50_vmap_lazy_nr_keeps_growing(seed_runs):
 
 def test_50_purges_yield_after_nearly_every_area(seed_runs):
     """always-resched under contention: cond_resched_lock drops the lock after (nearly) every area;
-    the threshold patch stops that above 2 x lazy_max, so 5.1 yields less often per area."""
+    the threshold patch stops that above 2 x lazy_max, so 5.0+threshold yields less often per area."""
     def per_area(res):
         real = res.purges[res.purges.areas > 0]
         return real.yields.sum() / (real.areas - 1).sum()
     assert per_area(seed_runs["5.0"]) > 0.9
-    assert per_area(seed_runs["5.1"]) < per_area(seed_runs["5.0"])
+    assert per_area(seed_runs["5.0+threshold"]) < per_area(seed_runs["5.0"])
     # the runaway 5.0 purges grow with the list they steal: one of the last three is the longest
     real = seed_runs["5.0"].purges[seed_runs["5.0"].purges.areas > 0]
     assert real.duration_ns.iloc[-3:].max() == real.duration_ns.max()
-    assert real.duration_ns.max() > seed_runs["5.1"].summary.purge_max_ns
+    assert real.duration_ns.max() > seed_runs["5.0+threshold"].summary.purge_max_ns
 
 
 def test_51_peak_within_3x_lazy_max(seed_runs):
-    res = seed_runs["5.1"]
+    res = seed_runs["5.0+threshold"]
     assert res.summary.peak_lazy_pages <= 3 * LAZY_MAX, res.summary.peak_lazy_ratio
     assert res.timeseries.vmap_lazy_nr.max() <= 3 * LAZY_MAX
     # the threshold patch is what makes the difference: same workload, same seed
@@ -70,7 +70,7 @@ def test_51_peak_within_3x_lazy_max(seed_runs):
 
 
 def test_51_does_not_keep_growing(seed_runs):
-    lazy = seed_runs["5.1"].timeseries.vmap_lazy_nr.to_numpy()
+    lazy = seed_runs["5.0+threshold"].timeseries.vmap_lazy_nr.to_numpy()
     q = len(lazy) // 4
     assert lazy[-q:].max() <= 3 * LAZY_MAX
     assert lazy[-q:].mean() < 2.5 * LAZY_MAX
@@ -80,7 +80,7 @@ def test_49_no_resched_is_bounded_with_the_longest_purge_holds(seed_runs):
     res = seed_runs["4.9"]
     assert res.summary.peak_lazy_ratio < 1.5
     hold = {v: r.purges[r.purges.areas > 0].max_lock_hold_ns.max() for v, r in seed_runs.items()}
-    assert hold["4.9"] > hold["5.0"] and hold["4.9"] > hold["5.1"], hold
+    assert hold["4.9"] > hold["5.0"] and hold["4.9"] > hold["5.0+threshold"], hold
 
 
 @pytest.mark.parametrize("seed", [2, 3, 4])
@@ -94,10 +94,12 @@ def test_50_grows_for_other_seeds_too(seed, sim):
 
 # --------------------------------------------------------------------------- OOM
 OOM_RUN = dict(SEED, duration_s=30.0, sample_interval_ns=10_000_000)
-#: 136 MiB above the base: the 5.1 run levels off near 124 MiB (the data the stress tests hold,
-#: page tables and vmap_area objects), the 5.0 run crosses it after ~13 s as unpurged areas pile
-#: up and push new allocations into fresh page-table regions.
-HEADROOM = 136 << 20
+#: 72 MiB above the base: the 5.0+threshold run levels off near 63 MiB (the data the stress tests
+#: hold, page tables and vmap_area objects), the 5.0 run crosses it after ~10 s as unpurged areas pile
+#: up and push new allocations into fresh page-table regions. (Re-tuned from 136 MiB when the 5.0-era
+#: test set lost align_shift_alloc_test, docs/eras.md. The limit is chosen, not the board's 4 GB:
+#: the calibration issue replaces this with the platform's real RAM and an OOM ETA.)
+HEADROOM = 72 << 20
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +127,7 @@ def test_50_ends_in_oom(sim, ram_bytes):
 
 
 def test_51_does_not_oom_at_the_same_ram(sim, ram_bytes):
-    res = sim(SimConfig.for_kernel("5.1", ram_bytes=ram_bytes, **OOM_RUN))
+    res = sim(SimConfig.for_kernel("5.0+threshold", ram_bytes=ram_bytes, **OOM_RUN))
     s = res.summary
     assert bool(s.oom) is False
     assert np.isnan(s.oom_time_ns)
@@ -134,10 +136,10 @@ def test_51_does_not_oom_at_the_same_ram(sim, ram_bytes):
 
 
 def test_memory_growth_is_carried_by_lazy_areas(sim):
-    """Same 30 s without a RAM limit: 5.0 ends with more memory than 5.1, and the difference is the
+    """Same 30 s without a RAM limit: 5.0 ends with more memory than 5.0+threshold, and the difference is the
     vmap_area objects of its extra lazy areas (data pages are freed at vfree time, facts 1.7)."""
     r50 = sim(SimConfig.for_kernel("5.0", **OOM_RUN))
-    r51 = sim(SimConfig.for_kernel("5.1", **OOM_RUN))
+    r51 = sim(SimConfig.for_kernel("5.0+threshold", **OOM_RUN))
     assert not r50.summary.oom and not r51.summary.oom
     plat = SimConfig(**SEED).resolved().platform
     end_tables = []

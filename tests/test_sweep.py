@@ -16,7 +16,7 @@ from vmlab import SimConfig, sweep
 from vmlab.result import SUMMARY_KEYS
 from vmlab.sweep import load_cached, plan
 
-BASE = SimConfig.for_kernel("5.1", platform="hikey960", workload="random_size", duration_s=0.01)
+BASE = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="random_size", duration_s=0.01)
 GRID = {"threshold_factor": [0.5, 4.0], "ncpus": [1, 2]}
 COMPARE = [c for c in ("kernel", "policy", "threshold_factor", "ncpus", "seed", "run_key", "error")]
 NUMERIC = [k for k in SUMMARY_KEYS if k not in ("wall_s",)]
@@ -48,7 +48,7 @@ def test_plan_is_the_cartesian_product_times_seeds():
 
 
 def test_plan_kernel_pseudo_field_and_explicit_seeds():
-    runs = plan(BASE, {"kernel": ["5.0", "5.1", "6.1"], "seed": [11, 12]})
+    runs = plan(BASE, {"kernel": ["5.0", "5.0+threshold", "6.1"], "seed": [11, 12]})
     assert len(runs) == 6
     by = {(r["kernel"], r["config"].seed): r["config"] for r in runs}
     assert by[("5.0", 11)].policy == "always-resched" and by[("6.1", 12)].purge_mode == "deferred"
@@ -152,7 +152,7 @@ def test_sigkill_loses_only_runs_in_flight(tmp_path):
             time.sleep(0.05)
             return _simulate(cfg)
         vmlab.model.simulate = slow
-        base = SimConfig.for_kernel("5.1", platform="hikey960", workload="random_size", duration_s=0.02)
+        base = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="random_size", duration_s=0.02)
         sweep(base, {{"threshold_factor": [0.5, 1, 2, 4, 8], "ncpus": [1, 2, 3, 4]}}, seeds=2,
               name="k", out={str(out)!r}, workers=1, progress=False)
     """)
@@ -166,7 +166,7 @@ def test_sigkill_loses_only_runs_in_flight(tmp_path):
     assert 5 <= done_before < 40, done_before
     for p in out.glob("*.parquet"):               # every file on disk is whole
         assert len(pd.read_parquet(p)) == 1
-    df = sweep(SimConfig.for_kernel("5.1", platform="hikey960", workload="random_size", duration_s=0.02),
+    df = sweep(SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="random_size", duration_s=0.02),
                {"threshold_factor": [0.5, 1, 2, 4, 8], "ncpus": [1, 2, 3, 4]}, seeds=2,
                name="k", out=out, workers=1, progress=False)
     assert len(df) == 40 and df.run_key.is_unique and df.error.isna().all()

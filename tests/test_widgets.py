@@ -38,7 +38,7 @@ def panel(engine_warm, tmp_path):
 def test_explore_defaults_are_the_seed_board_and_redraw_once_per_move(engine_warm, tmp_path):
     p = explore(out_dir=tmp_path)
     cfg = p.config()
-    assert era_of(cfg) == "5.1" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
+    assert era_of(cfg) == "5.0+threshold" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
     assert (cfg.platform, cfg.ncpus, cfg.workload, cfg.lazy_max_pages) == ("hikey960", 8, "stress", None)
     assert p.error is None and bytes(p.image.value).startswith(PNG)
     # each slider move is one model run and one figure (the 0.5 s redraw budget itself is measured
@@ -55,7 +55,7 @@ def test_explore_defaults_are_the_seed_board_and_redraw_once_per_move(engine_war
 
 def test_controls_cover_the_issue(panel):
     c = panel.controls
-    assert list(c["era"].options) == list(ERAS) + [CUSTOM] == ["4.9", "5.0", "5.1", "5.2", "5.11", "6.1", "custom"]
+    assert list(c["era"].options) == list(ERAS) + [CUSTOM] == ["4.9", "5.0", "5.0+threshold", "5.1", "5.2", "5.11", "6.1", "custom"]
     assert tuple(c["ncpus"].options) == NCPUS == (1, 2, 4, 8, 16, 32, 64, 128, 256)
     assert c["threshold"].base == 2 and c["threshold"].min < 0 < c["threshold"].max     # log scale
     assert c["lazy_max"].base == 2
@@ -74,7 +74,7 @@ def test_threshold_move_redraws_figure_and_summary(panel):
     assert panel.config().threshold_factor == 4.0
     assert bytes(panel.image.value).startswith(PNG) and panel.image.value != png0
     assert panel.summary_text != text0
-    assert "previous run" in panel.summary_text and "5.1 ×4" in panel.summary_text
+    assert "previous run" in panel.summary_text and "5.0+threshold ×4" in panel.summary_text
     assert "131,072 pages" in panel.summary_text            # the resched threshold, 4 x 32768
     assert panel.history and panel.runs == 2
 
@@ -95,12 +95,12 @@ def test_era_sets_the_policy_knobs_and_a_knob_makes_it_custom(panel):
     cfg = panel.config()
     assert (cfg.allocator, cfg.flush_range, cfg.purge_mode, cfg.lock_split, cfg.test_set) == \
         ("augmented-tree", "at-insert", "deferred", True, "v6.1")
-    c["era"].value = "5.1"
+    c["era"].value = "5.0+threshold"
     c["flush_range"].value = "at-insert"
     assert c["era"].value == CUSTOM and panel.config().flush_range == "at-insert"
     assert "(custom)" in panel.summary_text
-    c["era"].value = "5.1"
-    assert panel.config().flush_range == "walk" and c["era"].value == "5.1"
+    c["era"].value = "5.0+threshold"
+    assert panel.config().flush_range == "walk" and c["era"].value == "5.0+threshold"
 
 
 def test_lazy_max_formula_and_slider(panel):
@@ -151,7 +151,7 @@ def test_moving_back_uses_the_cache(panel):
     panel.controls["threshold"].value = 4.0
     panel.controls["threshold"].value = 2.0
     assert panel.timings["cached"] is True
-    assert "5.1 ×2" in panel.summary_text.splitlines()[1]
+    assert "5.0+threshold ×2" in panel.summary_text.splitlines()[1]
 
 
 def test_workload_aliases(engine_warm):
@@ -174,13 +174,13 @@ def test_export_button_writes_figures_and_email(panel, tmp_path):
     out = tmp_path / "explore"
     files = sorted(out.iterdir())
     stem = run_stem(panel.config())
-    assert stem == "5.1-hikey960-8cpu-stress-thr4-lmformula-0.25s-seed1"
+    assert stem == "5.0+threshold-hikey960-8cpu-stress-thr4-lmformula-0.25s-seed1"
     assert {p.name for p in files} == {f"{stem}-{kind}.{ext}" for kind in ("timeseries", "tradeoff")
                                        for ext in ("png", "svg", "pdf")} | {f"{stem}.txt"}
     for p in files:
         assert p.stat().st_size > 0 and p.name in panel.export_paths.value
     text = (out / f"{stem}.txt").read_text()
-    assert "vmlab run --kernel 5.1" in text and "--threshold-factor 4" in text
+    assert "vmlab run --kernel 5.0 --policy threshold" in text and "--threshold-factor 4" in text
     assert max(map(len, text.splitlines())) <= 72
 
 
@@ -207,12 +207,12 @@ def test_export_failure_is_shown(panel, monkeypatch):
 
 def test_summary_frame_and_labels(engine_warm):
     a = simulate(SimConfig.for_kernel("5.0", duration_s=0.1))
-    b = simulate(SimConfig.for_kernel("5.1", threshold_factor=4, duration_s=0.1))
+    b = simulate(SimConfig.for_kernel("5.0+threshold", threshold_factor=4, duration_s=0.1))
     df = summary_frame(b, a)
     assert list(df.columns) == ["this run", "previous run"]
-    assert df.loc["run", "this run"] == "5.1 ×4" and df.loc["run", "previous run"] == "5.0"
+    assert df.loc["run", "this run"] == "5.0+threshold ×4" and df.loc["run", "previous run"] == "5.0"
     assert df.attrs["raw"]["lazy_max_pages"] == 32768
-    assert short_label(SimConfig.for_kernel("5.1", flush_range="at-insert")) == "threshold ×2 (custom)"
+    assert short_label(SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")) == "threshold ×2 (custom)"
 
 
 # ------------------------------------------------------------------------------------ compare
@@ -222,14 +222,14 @@ def test_compare_panel(engine_warm, tmp_path):
     a, b = p.results
     assert (a.config.policy, b.config.policy) == ("always-resched", "threshold")
     assert a.config.seed == b.config.seed and a.config.ncpus == b.config.ncpus == 8
-    assert p.summary_text.split("\n")[0].split() == ["A", "B"] and "5.1 ×2" in p.summary_text
+    assert p.summary_text.split("\n")[0].split() == ["A", "B"] and "5.0+threshold ×2" in p.summary_text
     png, sims = p.image.value, p.timings["simulate"]
     p.controls["kinds"].value = "purge"                # a view change: no re-run
     assert p.image.value != png and p.timings["simulate"] == sims
     p.controls["era_a"].value = "4.9"
     assert p.results[0].config.policy == "no-resched" and p.controls["threshold_a"].disabled
     p.controls["threshold_b"].value = 8.0
-    assert p.results[1].config.threshold_factor == 8.0 and "5.1 ×8" in p.summary_text
+    assert p.results[1].config.threshold_factor == 8.0 and "5.0+threshold ×8" in p.summary_text
     p.controls["seed"].value = -5
     assert "seed=-5" in p.error and "Traceback" not in p.status.value
     p.controls["seed"].value = 1
@@ -242,15 +242,15 @@ def test_compare_panel(engine_warm, tmp_path):
 def test_sweep_panel_runs_through_the_cache_and_exports(engine_warm, tmp_path):
     p = sweep_panel(name="t", thresholds=(1.0, 4.0), ncpus=(2, 4), duration_s=0.1, seeds=1, workers=1,
                     out_dir=tmp_path / "figs", sweep_dir=tmp_path / "cache")
-    assert p.df is None and p.n_runs() == 3 * 2 + 2         # 5.1 factors x CPUs, plus 5.0 per CPU count
+    assert p.df is None and p.n_runs() == 3 * 2 + 2         # 5.0+threshold factors x CPUs, plus 5.0 per CPU count
     assert "8 runs" in p.plan_note.value
     p.controls["lazy_max"].value = ("formula", "8192")
     assert p.n_runs() == 16
     p.controls["lazy_max"].value = ("formula",)
     df = p.run()
     assert p.error is None and len(df) == 8 and df.error.isna().all()
-    assert set(df.kernel) == {"5.0", "5.1"} and set(df.ncpus) == {2, 4}
-    assert sorted(df[df.kernel == "5.1"].threshold_factor.unique()) == [1.0, 2.0, 4.0]
+    assert set(df.kernel) == {"5.0", "5.0+threshold"} and set(df.ncpus) == {2, 4}
+    assert sorted(df[df.kernel == "5.0+threshold"].threshold_factor.unique()) == [1.0, 2.0, 4.0]
     assert len(list((tmp_path / "cache").glob("*.parquet"))) == 8
     assert bytes(p.tradeoff_image.value).startswith(PNG) and bytes(p.heatmap_image.value).startswith(PNG)
     # a re-run reads the cache: no run is simulated or written again
@@ -271,7 +271,7 @@ def test_sweep_panel_runs_through_the_cache_and_exports(engine_warm, tmp_path):
 
     paths = p.export()
     names = {x.name for x in paths}
-    assert {"t-tradeoff-purge_p99.png", "t-heatmap-purge_p99_ns-by-ncpus.svg", "t-5.1.toml", "t-5.0.toml",
+    assert {"t-tradeoff-purge_p99.png", "t-heatmap-purge_p99_ns-by-ncpus.svg", "t-5.0+threshold.toml", "t-5.0.toml",
             "t.txt"} <= names, names
     assert all(x.exists() and x.stat().st_size > 0 for x in paths)
     # the grid files reproduce exactly the panel's runs (same configs, same seeds)
@@ -298,10 +298,10 @@ def test_overlay_and_breakdown_figures(engine_warm, tmp_path):
     from vmlab.export import export_figure
 
     ram = (1 << 30) + (40 << 20)
-    runs = [simulate(SimConfig.for_kernel(k, duration_s=0.3, ram_bytes=ram)) for k in ("5.0", "5.1")]
-    fig = overlay_timeseries(runs, ["5.0", "5.1"])
+    runs = [simulate(SimConfig.for_kernel(k, duration_s=0.3, ram_bytes=ram)) for k in ("5.0", "5.0+threshold")]
+    fig = overlay_timeseries(runs, ["5.0", "5.0+threshold"])
     ax = fig.axes[0]
-    assert {line.get_gid() for line in ax.lines} >= {"series:5.0", "series:5.1", "lazy_max", "resched_threshold"}
+    assert {line.get_gid() for line in ax.lines} >= {"series:5.0", "series:5.0+threshold", "lazy_max", "resched_threshold"}
     assert fig.vmlab_metadata["model_version"]
     fig = overlay_timeseries(runs, column="mem_bytes", hlines=[(ram / 2**20, "RAM")])
     assert "MiB" in fig.axes[0].get_ylabel()

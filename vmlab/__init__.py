@@ -1,7 +1,7 @@
 """vmlab: a workbench for the Linux vmalloc lazy purge.
 
 >>> from vmlab import SimConfig, simulate
->>> res = simulate(SimConfig.for_kernel("5.1", platform="hikey960", workload="stress"))
+>>> res = simulate(SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress"))
 """
 from .config import SimConfig, kernel_formula_lazy_max_pages, KERNELS
 from .platforms import PLATFORMS, Platform, get_platform

@@ -18,7 +18,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .config import ALLOCATORS, FLUSH_RANGES, KERNELS, POLICIES, PREEMPTS, PURGE_MODES, SimConfig
+from .config import (ALLOCATORS, FLUSH_RANGES, KERNELS, LAZY_DROPS, POLICIES, PREEMPTS, PURGE_LOCKS,
+                     PURGE_MODES, TEST_SETS, SimConfig)
 from .platforms import PLATFORMS
 
 
@@ -31,7 +32,8 @@ def _config_from_args(a) -> SimConfig:
     fields = {}
     for name in ("platform", "ncpus", "policy", "threshold_factor", "purge_mode", "allocator",
                  "flush_range", "preempt", "lazy_max_pages", "duration_s", "seed", "nr_threads",
-                 "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes"):
+                 "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes", "purge_lock",
+                 "lazy_drop", "lock_break", "test_set"):
         v = getattr(a, name, None)
         if v is not None:
             fields[name] = v
@@ -139,12 +141,23 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _yes_no(text: str) -> bool:
+    v = text.strip().lower()
+    if v in ("yes", "true", "1", "on"):
+        return True
+    if v in ("no", "false", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not yes or no")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vmlab", description="Model the Linux vmalloc lazy purge.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="one simulation; prints its summary")
-    r.add_argument("--kernel", choices=list(KERNELS), help="take policy/allocator/flush/purge mode of this kernel")
+    r.add_argument("--kernel", choices=list(KERNELS),
+                   help="the purge logic of this kernel era (docs/eras.md); the seed's experiment is "
+                        "--kernel 5.0 --policy threshold (= 5.0+threshold)")
     r.add_argument("--platform", choices=sorted(PLATFORMS))
     r.add_argument("--ncpus", type=int)
     r.add_argument("--policy", choices=POLICIES)
@@ -153,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allocator", choices=ALLOCATORS)
     r.add_argument("--flush-range", dest="flush_range", choices=FLUSH_RANGES)
     r.add_argument("--preempt", choices=PREEMPTS)
+    r.add_argument("--purge-lock", dest="purge_lock", choices=PURGE_LOCKS)
+    r.add_argument("--lazy-drop", dest="lazy_drop", choices=LAZY_DROPS)
+    r.add_argument("--lock-break", dest="lock_break", type=_yes_no,
+                   help="yes/no: cond_resched_lock drops a contended lock (CONFIG_PREEMPTION)")
+    r.add_argument("--test-set", dest="test_set", choices=TEST_SETS)
     r.add_argument("--lazy-max-pages", dest="lazy_max_pages", type=int)
     r.add_argument("--workload", help="a test_vmalloc.sh mode, a test name, or names joined by commas")
     r.add_argument("--nr-threads", dest="nr_threads", type=int)

@@ -7,6 +7,7 @@ packs those into the engine's flat int64 vector.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -19,8 +20,11 @@ from .workloads import (
     MODES,
     MODULE_DEFAULTS,
     TEST_IDS,
+    TEST_SET_CASES,
+    V50_TESTS_MASK,
     V51_TESTS_MASK,
     V61_TESTS_MASK,
+    V511_TESTS_MASK,
     WorkloadParams,
     canonical_test,
     hold_capacity,
@@ -33,27 +37,54 @@ PURGE_MODES = ("sync", "deferred")
 ALLOCATORS = ("list", "augmented-tree")
 FLUSH_RANGES = ("walk", "at-insert")
 PREEMPTS = ("full", "voluntary")
+PURGE_LOCKS = ("mutex", "spinlock")
+LAZY_DROPS = ("per-entry", "batch")
 
-#: Each kernel's purge logic (facts doc sections 1-2). ``test_set`` is the era's test_vmalloc:
-#: "v5.1" has the eight original cases with fix_size of 3 pages (until nr_pages arrived, 5.13);
-#: "v6.1" adds the two kvfree_rcu cases and fix_size uses nr_pages (default 1), as in the shipped
-#: 6.1 recordings; "current" adds vm_map_ram_test. 5.11 is given the 6.1 set, the nearest one
-#: recorded (its fix_size still used 3 pages: pass nr_pages=3 to match it exactly).
+#: Each kernel era's purge logic, one setting per row of the table in ``docs/eras.md``, where every
+#: cell cites the kernel line it comes from. ``lock_break=None`` means "CONFIG_PREEMPTION iff the
+#: platform's preemption model is full"; 6.1 sets it because Debian builds PREEMPT_DYNAMIC, which
+#: selects PREEMPTION whatever the boot mode (v6.1.192/kernel/Kconfig.preempt:11,96-101).
+#: ``test_set`` is the era's lib/test_vmalloc.c (see `TEST_SETS`).
+#:
+#: "5.0+threshold" is the seed's experiment: the January 2019 threshold patch on the 5.0 list
+#: allocator. It never shipped: 5.1 still yields on every area (v5.1.15/mm/vmalloc.c:688); mainline
+#: got the threshold in 5.2, together with the augmented free tree (v5.2.1/mm/vmalloc.c:1179-1238).
+_ERA_DEFAULTS = dict(policy="always-resched", threshold_factor=2.0, allocator="list", flush_range="walk",
+                     purge_mode="sync", lock_split=False, purge_lock="mutex", lazy_drop="per-entry",
+                     lock_break=None, test_set="v5.1")
 KERNELS: dict[str, dict[str, Any]] = {
-    "4.9": dict(policy="no-resched", allocator="list", flush_range="walk", purge_mode="sync",
-                lock_split=False, test_set="v5.1"),
-    "5.0": dict(policy="always-resched", allocator="list", flush_range="walk", purge_mode="sync",
-                lock_split=False, test_set="v5.1"),
-    "5.1": dict(policy="threshold", threshold_factor=2.0, allocator="list", flush_range="walk",
-                purge_mode="sync", lock_split=False, test_set="v5.1"),
-    "5.2": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                flush_range="walk", purge_mode="sync", lock_split=False, test_set="v5.1"),
-    "5.11": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                 flush_range="at-insert", purge_mode="sync", lock_split=True, test_set="v6.1"),
-    "6.1": dict(policy="threshold", threshold_factor=2.0, allocator="augmented-tree",
-                flush_range="at-insert", purge_mode="deferred", lock_split=True, test_set="v6.1"),
+    "4.9": dict(_ERA_DEFAULTS, policy="no-resched", purge_lock="spinlock", lazy_drop="batch",
+                test_set="v5.0"),
+    "5.0": dict(_ERA_DEFAULTS, test_set="v5.0"),
+    "5.0+threshold": dict(_ERA_DEFAULTS, policy="threshold", test_set="v5.0"),
+    "5.1": dict(_ERA_DEFAULTS),
+    "5.2": dict(_ERA_DEFAULTS, policy="threshold", allocator="augmented-tree"),
+    "5.11": dict(_ERA_DEFAULTS, policy="threshold", allocator="augmented-tree", flush_range="at-insert",
+                 lock_split=True, test_set="v5.11"),
+    "6.1": dict(_ERA_DEFAULTS, policy="threshold", allocator="augmented-tree", flush_range="at-insert",
+                purge_mode="deferred", lock_split=True, lock_break=True, test_set="v6.1"),
 }
-TEST_SETS = ("current", "v6.1", "v5.1")
+#: The seed's comparison, truthfully named: 5.0 against 5.0 with the threshold patch.
+SEED_KERNELS = ("5.0", "5.0+threshold")
+#: The era a kernel label of an older vmlab meant (one release of deprecation warnings).
+_RENAMED = {"5.1": "5.0+threshold"}
+_warned: set[str] = set()
+
+#: lib/test_vmalloc.c by era: (run_test_mask of its cases in vmlab's numbering, fix_size pages).
+#: "v5.0" is the v5.1 module without align_shift_alloc_test, which a 5.0 kernel cannot survive
+#: (its wrapped alignment hits BUG_ON(va->va_start < vstart), v5.0.1/mm/vmalloc.c:501-513);
+#: "v5.1" has the eight original cases and a 3-page fix_size (v5.1.15/lib/test_vmalloc.c:280,
+#: 337-344; 5.2 is the same); "v5.11" adds the two kvfree_rcu vmalloc and two slab cases, still with
+#: 3 pages (v5.11.14/lib/test_vmalloc.c:274,408-419); "v6.1" drops the slab cases and has nr_pages
+#: (default 1 page, v6.1.192/lib/test_vmalloc.c:38,267); "current" adds vm_map_ram_test.
+TEST_SET_PARAMS: dict[str, tuple[int, int]] = {
+    "current": (MODULE_DEFAULTS["run_test_mask"], 0),
+    "v6.1": (V61_TESTS_MASK, 0),
+    "v5.11": (V511_TESTS_MASK, 3),
+    "v5.1": (V51_TESTS_MASK, 3),
+    "v5.0": (V50_TESTS_MASK, 3),
+}
+TEST_SETS = tuple(TEST_SET_PARAMS)
 
 
 def kernel_formula_lazy_max_pages(ncpus: int, page_size: int = 4096) -> int:
@@ -92,6 +123,7 @@ class Resolved:
     platform: Platform
     ncpus: int
     preempt: str
+    lock_break: bool            #: cond_resched_lock drops a contended lock
     lazy_max_pages: int
     resched_threshold_pages: int
     ram_bytes: int
@@ -114,6 +146,12 @@ class SimConfig:
     flush_range: str = "walk"             #: walk (<= 5.10) | at-insert (5.11+; also merges
                                           #: adjacent lazy areas into one purge-list entry)
     lock_split: bool = False              #: free_vmap_area_lock split from vmap_area_lock (5.5+)
+    purge_lock: str = "mutex"             #: vmap_purge_lock: mutex (4.10+) | spinlock (4.9: the whole
+                                          #: purge runs with preemption off; the alloc-failure path spins)
+    lazy_drop: str = "per-entry"          #: vmap_lazy_nr drops per purge-list entry in the free loop
+                                          #: (4.10+) | batch: by the whole batch before the flush (4.9)
+    lock_break: bool | None = None        #: cond_resched_lock drops a *contended* lock (CONFIG_PREEMPTION);
+                                          #: None: only under preempt="full"; 6.1 (PREEMPT_DYNAMIC): True
     preempt: str | None = None            #: full | voluntary (None: the platform's)
     lazy_max_pages: int | None = None     #: pages (None: the kernel formula)
     workload: str | tuple = "stress"      #: a test_vmalloc.sh mode, a test name, or a tuple of names
@@ -123,7 +161,7 @@ class SimConfig:
     test_repeat_count: int | None = None
     sequential_test_order: bool | None = None
     nr_pages: int | None = None           #: fix_size / vm_map_ram pages (None: era default)
-    test_set: str = "current"             #: "v5.1" (8 cases, fix_size 3 pages), "v6.1" (10), "current" (11)
+    test_set: str = "current"             #: lib/test_vmalloc.c of an era: v5.0 | v5.1 | v5.11 | v6.1 | current
     duration_s: float = 2.0               #: simulated seconds
     seed: int = 1
     ram_bytes: int | None = None          #: OOM limit in bytes (None: the platform's RAM)
@@ -151,6 +189,10 @@ class SimConfig:
         _allowed("flush_range", self.flush_range, FLUSH_RANGES)
         if not isinstance(self.lock_split, (bool, np.bool_)):
             raise ValueError(f"lock_split={self.lock_split!r} must be True or False")
+        _allowed("purge_lock", self.purge_lock, PURGE_LOCKS)
+        _allowed("lazy_drop", self.lazy_drop, LAZY_DROPS)
+        if self.lock_break is not None and not isinstance(self.lock_break, (bool, np.bool_)):
+            raise ValueError(f"lock_break={self.lock_break!r} must be True, False or None")
         if self.preempt is not None:
             _allowed("preempt", self.preempt, PREEMPTS)
         _int_in("lazy_max_pages", self.lazy_max_pages, 1, 1 << 40, none_ok=True)
@@ -173,6 +215,16 @@ class SimConfig:
             raise ValueError(f"sequential_test_order={self.sequential_test_order!r} must be True, False or None")
         _int_in("nr_pages", self.nr_pages, 0, 1 << 20, none_ok=True)
         _allowed("test_set", self.test_set, TEST_SETS)
+        if self.test_set == "v5.0":
+            mask = self.run_test_mask or 0
+            for n in names:
+                if n not in MODES:
+                    mask |= TEST_IDS[canonical_test(n)]
+            if mask & TEST_IDS["align_shift_alloc_test"]:
+                raise ValueError(
+                    "workload/run_test_mask: align_shift_alloc_test is not in test_set='v5.0': on a 5.0 "
+                    "kernel its wrapped alignment hits BUG_ON(va->va_start < vstart) "
+                    "(v5.0.1/mm/vmalloc.c:501-513, docs/eras.md); use test_set='v5.1' to run it anyway")
         _float_in("duration_s", self.duration_s, 0.0, 86_400.0, lo_open=True)
         _int_in("seed", self.seed, 0, 2**63 - 1)
         _int_in("ram_bytes", self.ram_bytes, 1, 1 << 60, none_ok=True)
@@ -188,10 +240,23 @@ class SimConfig:
     # ------------------------------------------------------------------ presets
     @classmethod
     def for_kernel(cls, version: str, **overrides) -> "SimConfig":
-        """The policy, allocator, flush range and purge mode of a kernel version; any field may follow."""
+        """The purge logic of a kernel era (`KERNELS`, ``docs/eras.md``); any field may follow.
+
+        ``for_kernel("5.0", policy="threshold")`` is the seed's experiment, the same config as
+        ``for_kernel("5.0+threshold")``. ``"5.1"`` is the real 5.1 (it still yields on every area);
+        older vmlab releases used that label for the seed's experiment, so it warns once.
+        """
         version = str(version)
         if version not in KERNELS:
             raise ValueError(f"kernel={version!r} is not known; allowed: {list(KERNELS)}")
+        if version in _RENAMED and version not in _warned:
+            _warned.add(version)
+            warnings.warn(
+                f'for_kernel("{version}") is now the real {version}, which has no purge threshold '
+                f'(it yields vmap_area_lock on every area); the seed\'s experiment that earlier vmlab '
+                f'releases called "{version}" is "{_RENAMED[version]}" (or "5.2" for mainline\'s first '
+                f'kernel with the threshold). This warning goes away in the next release.',
+                FutureWarning, stacklevel=2)
         kw = dict(KERNELS[version])
         kw.update(overrides)
         return cls(**kw)
@@ -216,6 +281,7 @@ class SimConfig:
         plat = get_platform(self.platform)
         ncpus = self.ncpus if self.ncpus is not None else plat.ncpus
         preempt = self.preempt or plat.preempt
+        lock_break = self.lock_break if self.lock_break is not None else preempt == "full"
         lmp = self.lazy_max_pages or kernel_formula_lazy_max_pages(ncpus, plat.page_size)
         thresh = int(self.threshold_factor * lmp)
         wl = self._workload_params(ncpus)
@@ -223,6 +289,7 @@ class SimConfig:
             platform=plat,
             ncpus=ncpus,
             preempt=preempt,
+            lock_break=bool(lock_break),
             lazy_max_pages=lmp,
             resched_threshold_pages=thresh,
             ram_bytes=self.ram_bytes or plat.ram_bytes,
@@ -233,11 +300,7 @@ class SimConfig:
         names = (self.workload,) if isinstance(self.workload, str) else self.workload
         p = dict(MODULE_DEFAULTS)
         p["nr_threads"] = None
-        if self.test_set == "v5.1":
-            p["run_test_mask"] = V51_TESTS_MASK
-            p["nr_pages"] = 3
-        elif self.test_set == "v6.1":
-            p["run_test_mask"] = V61_TESTS_MASK
+        p["run_test_mask"], p["nr_pages"] = TEST_SET_PARAMS[self.test_set]
         if names[0] in MODES:
             p.update(MODES[names[0]])
         else:
@@ -259,6 +322,7 @@ class SimConfig:
             test_repeat_count=int(p["test_repeat_count"]),
             sequential_test_order=bool(p["sequential_test_order"]),
             nr_pages=int(p["nr_pages"]),
+            test_array=TEST_SET_CASES[self.test_set],
         )
 
     def engine_inputs(self) -> tuple[np.ndarray, np.ndarray, Resolved]:
@@ -276,6 +340,10 @@ class SimConfig:
         P[E.P_FLUSH] = FLUSH_RANGES.index(self.flush_range)
         P[E.P_PREEMPT] = E.PREEMPT_FULL if r.preempt == "full" else E.PREEMPT_VOLUNTARY
         P[E.P_LOCK_SPLIT] = int(bool(self.lock_split))
+        P[E.P_PURGE_LOCK] = E.PURGE_LOCK_SPIN if self.purge_lock == "spinlock" else E.PURGE_LOCK_MUTEX
+        P[E.P_LAZY_DROP] = E.LAZY_DROP_BATCH if self.lazy_drop == "batch" else E.LAZY_DROP_ENTRY
+        P[E.P_LOCK_BREAK] = int(r.lock_break)
+        P[E.P_TLB_IPI] = int(bool(pl.tlb_flush_ipi))
         P[E.P_LAZY_MAX] = r.lazy_max_pages
         P[E.P_DURATION] = int(round(self.duration_s * 1e9))
         P[E.P_SEED] = self.seed

@@ -142,6 +142,10 @@ P_JUNK = 22
 P_THREAD_ALIGN = 23
 P_CHECK = 24
 P_HOLD_CAP = 25
+P_PURGE_LOCK = 26     # PURGE_LOCK_*: vmap_purge_lock a mutex (4.10+) or a spinlock (4.9)
+P_LAZY_DROP = 27      # LAZY_DROP_*: vmap_lazy_nr drops per purge-list entry (4.10+) or by batch (4.9)
+P_LOCK_BREAK = 28     # 1: cond_resched_lock drops a contended lock (CONFIG_PREEMPTION's spin_needbreak)
+P_TLB_IPI = 29        # 1: flush_tlb_kernel_range interrupts every CPU and waits (x86); 0: broadcast (arm64)
 # costs (ns)
 P_KMALLOC = 30
 P_ALLOC_BASE = 31
@@ -178,6 +182,10 @@ FLUSH_WALK = 0
 FLUSH_AT_INSERT = 1
 PREEMPT_VOLUNTARY = 0
 PREEMPT_FULL = 1
+PURGE_LOCK_MUTEX = 0
+PURGE_LOCK_SPIN = 1
+LAZY_DROP_ENTRY = 0
+LAZY_DROP_BATCH = 1
 
 TRIGGER_FREE = 0
 TRIGGER_ALLOC_FAIL = 1
@@ -208,7 +216,8 @@ PR_CPU = 9
 PR_TRIGGER = 10
 PR_LAZY_START = 11
 PR_ENTRIES = 12
-N_PR = 13
+PR_WORK = 13    # the purge's own CPU time: steal, walk, flush, free loop (no lock waits, no time off-CPU)
+N_PR = 14
 # histogram kinds
 H_ALLOC = 0
 H_FREE = 1
@@ -241,6 +250,7 @@ S_ERROR = 11
 S_PEAK_MEM = 12
 S_LOCK_ACQ = 13
 S_WORKERS_DONE = 14
+S_IPI_STALL = 15    # ns the TLB-flush IPIs took from the other CPUs' running tasks (x86)
 N_S = 16
 
 ERR_NONE = 0
@@ -362,7 +372,8 @@ CP_SLICE0 = 1   # start of the running task's slice (ns)
 CP_WAKEP = 2    # 1 when a woken task asks for the CPU
 CP_RQ_H = 3     # run-queue ring head
 CP_RQ_N = 4     # run-queue length
-N_CP = 5
+CP_STALL = 5    # ns of TLB-flush IPI handling its running task still owes (added to its next step)
+N_CP = 6
 # per-lock rows of LK
 LK_HOLDER = 0   # task, -1 free (from LK_REL on), -2 reserved for the queue head's grant event
 LK_REL = 1      # release time (ns)
@@ -383,6 +394,9 @@ T_PCPU = 7
 T_KVFREE1 = 8
 T_KVFREE2 = 9
 T_VM_MAP_RAM = 10
+T_KVFREE1_SLAB = 11
+T_KVFREE2_SLAB = 12
+SLAB_LOOPS_PER_STEP = 1000
 
 LONG_BUSY_HELD = 15000
 PCPU_ALLOCS = 35000
@@ -1319,6 +1333,14 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 W[w, WS_I] = i + 1
                 TT[w, tpos, TT_LOOPS] += 1
                 break
+            if tb == T_KVFREE1_SLAB or tb == T_KVFREE2_SLAB:
+                # kmalloc + kvfree_rcu of a small object: no vmap area, CPU time only
+                n = loops - i if loops - i < SLAB_LOOPS_PER_STEP else SLAB_LOOPS_PER_STEP
+                kind = OP_CPU
+                W[w, WS_OP_SIZE] = n * 2 * P[P_KMALLOC]
+                W[w, WS_I] = i + n
+                TT[w, tpos, TT_LOOPS] += n
+                break
             if tb == T_VM_MAP_RAM:
                 if W[w, WS_BLK] < 0 or W[w, WS_BLK_USED] + nr_pages > VMAP_BLOCK:
                     if W[w, WS_BLK] >= 0:
@@ -1561,7 +1583,9 @@ LS_INLINE = 30
 LS_LZ_SWAP = 31
 LS_STARTED = 32
 LS_PU_FLUSH = 33
-N_LS = 34
+LS_PU_WORK = 34
+LS_PU_BATCH = 35
+N_LS = 36
 
 LOOP_DONE = 0   # _loop: the run has ended
 LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
@@ -1608,7 +1632,12 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     c_handoff = P[P_HANDOFF]
     c_steal = P[P_STEAL]
     c_flush_walk = P[P_FLUSH_WALK]
-    c_tlb_ipi = P[P_TLB_CPU] * ncpus
+    purge_spin = P[P_PURGE_LOCK] == PURGE_LOCK_SPIN
+    lazy_batch = P[P_LAZY_DROP] == LAZY_DROP_BATCH
+    lock_break = P[P_LOCK_BREAK] != 0
+    tlb_ipi = P[P_TLB_IPI] != 0
+    # x86 sends an IPI to every CPU and waits for all of them; arm64 broadcasts TLBI and waits once
+    c_tlb_ipi = P[P_TLB_CPU] * ncpus if tlb_ipi else P[P_TLB_CPU]
     c_tlb_full = P[P_TLB_BASE]
     c_tlb_page = P[P_TLB_PAGE]
     tlb_ceil = P[P_TLB_CEIL]
@@ -1652,6 +1681,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     pu_lazy0 = K[LS_PU_LAZY0]
     pu_decide = K[LS_PU_DECIDE]
     pu_flush = K[LS_PU_FLUSH]
+    pu_work = K[LS_PU_WORK]
+    pu_batch = K[LS_PU_BATCH]
     next_sample = K[LS_NEXT_SAMPLE]
     isample = K[LS_ISAMPLE]
     events = K[LS_EVENTS]
@@ -1716,7 +1747,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
 
         # ---------------------------------------------------------------- preemption points
         # (not on a lock grant: a task spinning in the queue does not give its CPU away)
-        if TK[TK_WAIT, task] == 0 and (pc == W_OP or TK[TK_FRESH, task] == 1 or pc == PU_RELOCK or pc == K_AFTER or (pc == PU_FLUSH and preempt == PREEMPT_FULL)):
+        # (4.9's purge runs under a spinlock: no preemption point inside it)
+        if TK[TK_WAIT, task] == 0 and (pc == W_OP or TK[TK_FRESH, task] == 1 or pc == K_AFTER or (not purge_spin and (pc == PU_RELOCK or (pc == PU_FLUSH and preempt == PREEMPT_FULL)))):
             if CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or t - CP[CP_SLICE0, cpu] >= c_slice):
                 rq[cpu, _wrap(CP[CP_RQ_H, cpu] + CP[CP_RQ_N, cpu], rq.shape[1])] = task
                 CP[CP_RQ_N, cpu] += 1
@@ -1815,7 +1847,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             S[S_OOM_T] = t
                             stop = True
                         if check:
-                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR] + (pu_batch - pu_pages if lazy_batch else 0), G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                             if e != 0:
                                 err = e
                                 stop = True
@@ -1872,7 +1904,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         mq[(mq_h + mq_n) % mq.shape[0]] = w
                         mq_n += 1
                         TK[TK_PC, w] = PU_START
-                        block = True
+                        # a mutex sleeps; 4.9's spin_lock(&purge_lock) spins, keeping the CPU
+                        block = not purge_spin
                 else:
                     # the retry failed too: the test sees NULL
                     S[S_ALLOC_FAIL] += 1
@@ -1915,7 +1948,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         S[S_FREES] += 1
                         S[S_OPS] += 1
                         if check:
-                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
+                            e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR] + (pu_batch - pu_pages if lazy_batch else 0), G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                             if e != 0:
                                 err = e
                                 stop = True
@@ -1975,6 +2008,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 pu_decide = 0
                 pu_walk = 0
                 pu_flush = 0
+                pu_work = c_steal
+                pu_batch = 0
                 lz, steal = steal, lz
                 K[LS_LZ_SWAP] ^= 1
                 nsteal = nlz
@@ -2012,9 +2047,23 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         pu_flush = c_tlb_ipi + c_tlb_full
                     else:
                         pu_flush = c_tlb_ipi + c_tlb_page * (hi_pg - lo_pg)
+                    pu_work += pu_walk + pu_flush
                     TK[TK_PC, task] = PU_FLUSH
                     nt = t + c_steal + pu_walk
             elif pc == PU_FLUSH:
+                if lazy_batch:
+                    # 4.9: atomic_sub of the whole batch after the range loop, before the flush
+                    for q in range(nsteal):
+                        pu_batch += A[steal[q], A_SIZE]
+                    G[G_LAZY_NR] -= pu_batch
+                if tlb_ipi:
+                    # every other CPU runs the flush in its IPI handler while this one waits: the
+                    # task running there loses that time (an idle CPU loses nothing)
+                    stall = P[P_TLB_CPU] + pu_flush - c_tlb_ipi
+                    for c in range(ncpus):
+                        if c != cpu and CP[CP_CUR, c] >= 0:
+                            CP[CP_STALL, c] += stall
+                            S[S_IPI_STALL] += stall
                 TK[TK_PC, task] = PU_RELOCK
                 nt = t + pu_flush
             elif pc == PU_RELOCK:
@@ -2038,7 +2087,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         contended = LK[LK_QN, lk] > 0
                         resched = CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or tt - CP[CP_SLICE0, cpu] >= c_slice)
                         may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)
-                        if may_yield and ((contended and preempt == PREEMPT_FULL) or resched):
+                        if may_yield and ((contended and lock_break) or resched):
                             pu_yields += 1
                             hold = tt - LK[LK_GRANT, lk]
                             if hold > pu_maxhold:
@@ -2072,13 +2121,17 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     G[G_LAZY_AREAS] -= n_in
                     G[G_AREA_PAGES] -= run_pages
                     _va_free(G, T, pool, prio_st, path, rs, run_pages, allocator, va_start)
-                    G[G_LAZY_NR] -= run_pages
+                    if not lazy_batch:
+                        G[G_LAZY_NR] -= run_pages
                     pu_pages += run_pages
-                    tt += c_free_area
+                    c_entry = c_free_area
                     if allocator == ALLOC_TREE:
-                        tt += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
+                        c_entry += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
+                    tt += c_entry
+                    pu_work += c_entry
                     if check:
-                        e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR], G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
+                        # (4.9: the batch not yet freed is lazy but already off vmap_lazy_nr)
+                        e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR] + (pu_batch - pu_pages if lazy_batch else 0), G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
                         if e != 0:
                             err = e
                             stop = True
@@ -2130,6 +2183,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 PR[PR_CPU, npr] = cpu
                 PR[PR_TRIGGER, npr] = TK[TK_TRIG, task]
                 PR[PR_LAZY_START, npr] = pu_lazy0
+                PR[PR_WORK, npr] = pu_work
                 npr += 1
                 if nsteal > 0:
                     _hist_add(hist, hmax, H_PURGE, tt - pu_start)
@@ -2142,7 +2196,12 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     mq_h = (mq_h + 1) % mq.shape[0]
                     mq_n -= 1
                     m_holder = nxt
-                    hn, seq = _wake(nxt, TK[TK_CPU, nxt], tt, c_wakeup, CP, rq, HP, hn, seq)
+                    if purge_spin:
+                        # it spins on its CPU: it takes the lock a cache-line hand-off later
+                        hn = _heap_push(HP, hn, tt + c_handoff, seq, nxt)
+                        seq += 1
+                    else:
+                        hn, seq = _wake(nxt, TK[TK_CPU, nxt], tt, c_wakeup, CP, rq, HP, hn, seq)
                 TK[TK_PC, task] = TK[TK_RET, task]
                 nt = tt
             if _pass == 0 and task < nw and TK[TK_PC, task] == W_OP and nt >= 0 and not block and not stop:
@@ -2155,6 +2214,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
             t = t_saved
 
         if nt >= 0:
+            if CP[CP_STALL, cpu] > 0:
+                # TLB-flush IPIs this CPU handled while the task ran: its next step comes later
+                nt += CP[CP_STALL, cpu]
+                CP[CP_STALL, cpu] = 0
             if not block and nt <= duration and (hn == 0 or nt < HP[0, 0]):
                 inline = True
                 inline_t = nt
@@ -2188,6 +2251,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     K[LS_PU_LAZY0] = pu_lazy0
     K[LS_PU_DECIDE] = pu_decide
     K[LS_PU_FLUSH] = pu_flush
+    K[LS_PU_WORK] = pu_work
+    K[LS_PU_BATCH] = pu_batch
     K[LS_NEXT_SAMPLE] = next_sample
     K[LS_ISAMPLE] = isample
     K[LS_EVENTS] = events
@@ -2206,10 +2271,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
 def _seed_streams(P, T, prio_st, rng):
     """The random streams, from the config seed: treap priorities (prio_st) and one xorshift64*
     state per worker (rng); also draws the first tree node's priority."""
-    prio_st[0] = np.uint64(P[P_SEED] & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
+    prio_st[0] = np.uint64(P[P_SEED]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
     T[1, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
     for w in range(rng.shape[0]):
-        rng[w] = (np.uint64(P[P_SEED] & 0xFFFFFFFF) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
+        rng[w] = (np.uint64(P[P_SEED]) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
         if rng[w] == np.uint64(0):
             rng[w] = np.uint64(1)
         for _ in range(4):

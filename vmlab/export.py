@@ -129,7 +129,8 @@ _CLI = {"platform": "--platform", "ncpus": "--ncpus", "policy": "--policy",
         "lazy_max_pages": "--lazy-max-pages", "workload": "--workload", "nr_threads": "--nr-threads",
         "test_loop_count": "--test-loop-count", "test_repeat_count": "--test-repeat-count",
         "nr_pages": "--nr-pages", "ram_bytes": "--ram-bytes", "duration_s": "--duration",
-        "seed": "--seed"}
+        "seed": "--seed", "purge_lock": "--purge-lock", "lazy_drop": "--lazy-drop",
+        "lock_break": "--lock-break", "test_set": "--test-set"}
 _ALWAYS = ("platform", "ncpus", "workload", "duration_s")
 
 
@@ -180,13 +181,21 @@ def run_command(cfg, width: int = 72) -> list[str]:
     base = SimConfig.for_kernel(kernel) if kernel else SimConfig()
     diff = [f for f in SimConfig.field_names() if getattr(cfg, f) != getattr(base, f)]
     if all(f in _CLI for f in diff):
-        args = ["vmlab", "run"] + (["--kernel", kernel] if kernel else [])
+        args = ["vmlab", "run"]
+        if kernel and kernel.endswith("+threshold"):
+            # a patched kernel is its release plus the policy: --kernel 5.0 --policy threshold
+            args += ["--kernel", kernel[: -len("+threshold")], "--policy", "threshold"]
+            diff = [f for f in diff if f != "policy"]
+        elif kernel:
+            args += ["--kernel", kernel]
         for f in SimConfig.field_names():
             v = getattr(cfg, f)
             if f not in _CLI or v is None or (f not in diff and f not in _ALWAYS):
                 continue
             if f == "workload" and isinstance(v, tuple):
                 v = ",".join(v)
+            if isinstance(v, (bool, np.bool_)) and f == "lock_break":
+                v = "yes" if v else "no"
             args += [_CLI[f], _num(v)]
         return wrap_command(" ".join(shlex.quote(a) for a in args), width)
     kw = ", ".join(f"{f}={getattr(cfg, f)!r}" for f in SimConfig.field_names()

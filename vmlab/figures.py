@@ -3,12 +3,14 @@
 `standard_figures` is the main job (``make figures``). It reproduces the seed's argument on
 hikey960 under test_vmalloc.sh stress:
 
-* a sweep of 5.1's threshold factor x CPU count x lazy_max_pages, and 5.0 (always-resched) at
-  the same CPU counts, cached under ``data/sweeps/seed-threshold/``;
+* a sweep of the threshold patch's factor on the 5.0 list allocator ("5.0+threshold", the seed's
+  experiment) x CPU count x lazy_max_pages, and 5.0 (always-resched) at the same CPU counts,
+  cached under ``data/sweeps/seed-threshold/``;
 * the trade-off figures (memory growth against purge latency and against the lock wait that
   allocators feel; lazy_max_pages from the kernel formula), heatmaps of peak vmap_lazy_nr over
   threshold x CPUs and of purge p99 over threshold x lazy_max_pages (8 CPUs), the time series of
-  5.0 and 5.1 on 8 CPUs and their latency distributions;
+  5.0, 5.0+threshold and 5.2 (mainline's first kernel with the threshold, on the free tree) on 8
+  CPUs and their latency distributions;
 * ``seed-threshold.txt``, the plain-text summary for the mailing list.
 
 Everything goes to ``data/figures/seed-threshold/`` (or ``out``) as PNG, SVG and PDF.
@@ -25,9 +27,13 @@ from .sweep import default_root, sweep
 
 #: The seed's sweep: hikey960, stress, 2 simulated seconds per run.
 SEED_BASE = dict(platform="hikey960", workload="stress", duration_s=2.0)
-SEED_GRID_51 = {"kernel": ["5.1"], "threshold_factor": [0.5, 1, 2, 4, 8, 16], "ncpus": [2, 4, 8, 16],
+SEED_GRID_THRESHOLD = {"kernel": ["5.0+threshold"], "threshold_factor": [0.5, 1, 2, 4, 8, 16], "ncpus": [2, 4, 8, 16],
                 "lazy_max_pages": [None, 8192, 32768]}
 SEED_GRID_50 = {"kernel": ["5.0"], "ncpus": [2, 4, 8, 16], "lazy_max_pages": [None, 8192, 32768]}
+#: Older name of SEED_GRID_THRESHOLD (it said "5.1", a kernel that never had the threshold).
+SEED_GRID_51 = SEED_GRID_THRESHOLD
+#: The time series and latency figures: the seed's pair, and what mainline shipped.
+SEED_TIMESERIES_KERNELS = ("5.0", "5.0+threshold", "5.2")
 SEED_SEEDS = 2
 TIMESERIES_S = 4.0
 
@@ -86,34 +92,34 @@ def standard_figures(out: str | Path | None = None, workers: int | None = None,
     command = "vmlab figures" + (f" --out {shlex.quote(str(out))}" if out is not None else "") \
         + (f" --duration {duration_s:g}" if duration_s is not None else "")
     kw = dict(seeds=SEED_SEEDS, name=name, out=sweep_dir, workers=workers, progress=progress)
-    df = pd.concat([sweep(base, SEED_GRID_51, **kw), sweep(base, SEED_GRID_50, **kw)],
+    df = pd.concat([sweep(base, SEED_GRID_THRESHOLD, **kw), sweep(base, SEED_GRID_50, **kw)],
                    ignore_index=True)
     ok = df[df.error.isna()]
     formula = ok[ok.lazy_max_pages_cfg.isna()]
     meta = {"sweep": name}
     paths: list[Path] = []
     # the mission's figure: memory growth against purge latency and allocator lock wait, per CPU
-    # count, 5.0 against 5.1's threshold factors, lazy_max_pages from the kernel formula
+    # count, 5.0 against the threshold patch's factors, lazy_max_pages from the kernel formula
     for y, stem in (("purge_p99_ns", "tradeoff-purge"), ("lock_wait_max_ns", "tradeoff-lockwait")):
         fig = plot_tradeoff(formula, x="peak_lazy_pages", y=y, group="ncpus", label="threshold_factor")
         paths += export_figure(fig, fig_dir / f"{name}-{stem}", metadata=meta)
-    t51 = ok[ok.kernel == "5.1"]
-    fig = plot_heatmap(t51[t51.lazy_max_pages_cfg.isna()], x="threshold_factor", y="ncpus",
+    thr = ok[ok.kernel == "5.0+threshold"]
+    fig = plot_heatmap(thr[thr.lazy_max_pages_cfg.isna()], x="threshold_factor", y="ncpus",
                        value="peak_lazy_ratio")
     paths += export_figure(fig, fig_dir / f"{name}-heatmap-ncpus", metadata=meta)
-    fig = plot_heatmap(t51[t51.ncpus == 8].assign(lazy_max_pages=t51.lazy_max_pages), x="threshold_factor",
+    fig = plot_heatmap(thr[thr.ncpus == 8].assign(lazy_max_pages=thr.lazy_max_pages), x="threshold_factor",
                        y="lazy_max_pages", value="purge_p99_ns")
     paths += export_figure(fig, fig_dir / f"{name}-heatmap-lazymax", metadata=meta)
 
-    # the two kernels side by side on the seed's board: 8 CPUs, kernel formula
+    # the seed's pair and mainline's 5.2 side by side on the seed's board: 8 CPUs, kernel formula
     results = {}
-    for k in ("5.0", "5.1"):
+    for k in SEED_TIMESERIES_KERNELS:
         cfg = SimConfig.for_kernel(k, platform="hikey960", ncpus=8, workload="stress",
                                    duration_s=duration_s or TIMESERIES_S)
         results[k] = simulate(cfg)
         fig = plot_timeseries(results[k])
         paths += export_figure(fig, fig_dir / f"{name}-timeseries-{k}", metadata={"config": repr(cfg)})
-    fig = plot_latency_cdf(list(results.values()), labels=[f"{k} ({r.config.policy})" for k, r in results.items()])
+    fig = plot_latency_cdf(list(results.values()), labels=list(results))
     paths += export_figure(fig, fig_dir / f"{name}-latency-cdf", metadata={"sweep": name})
     text = email_summary(df, command=command, title="vmlab: the purge threshold on hikey960 stress")
     paths.append(write_email(text, fig_dir / name))

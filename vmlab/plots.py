@@ -126,8 +126,9 @@ def config_dict(cfg) -> dict:
 def kernel_of(cfg, strict: bool = True) -> str | None:
     """The kernel preset (`vmlab.config.KERNELS`) whose purge logic ``cfg`` has, or None.
 
-    ``strict=False`` ignores ``threshold_factor`` (a 5.1 config with another factor still maps
-    to 5.1, which is what a ``vmlab run --kernel 5.1 --threshold-factor 4`` command needs).
+    ``strict=False`` ignores ``threshold_factor`` (a 5.0+threshold config with another factor still
+    maps to 5.0+threshold, which is what a ``vmlab run --kernel 5.0 --policy threshold
+    --threshold-factor 4`` command needs).
     """
     from .config import KERNELS
 

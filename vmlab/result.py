@@ -12,7 +12,9 @@ Schema
     ``start_ns``, ``end_ns``, ``duration_ns``, ``walk_ns``, ``flush_ns``, ``free_ns``, ``areas``
     (vmap areas freed), ``entries`` (purge-list entries after at-insert merging), ``pages``,
     ``yields`` (times cond_resched_lock dropped the lock), ``max_lock_hold_ns``, ``cpu``,
-    ``trigger`` (free / alloc_fail / drain), ``lazy_nr_start`` (pages).
+    ``trigger`` (free / alloc_fail / drain), ``lazy_nr_start`` (pages), ``work_ns`` (the purge's
+    own CPU time: list steal, flush-range walk, TLB flush and free loop, without lock waits and
+    time off the CPU; ``duration_ns - work_ns`` is what waiting, yielding and preemption added).
 ``latency`` (index ``kind``: alloc, free, lock_wait, lock_hold, purge):
     ``count``, ``mean``, ``p50``, ``p99``, ``p999``, ``max`` in ns. Built from log-bucketed histograms
     (8 buckets per power of two, so within ~9 %); ``max`` is exact.
@@ -38,12 +40,13 @@ SUMMARY_KEYS = (
     "oom_time_ns", "ops", "sim_ns", "wall_s",
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
-    "purge_walk_share", "events",
+    "purge_walk_share", "events", "ipi_stall_ns",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters")
 PURGE_COLUMNS = ("start_ns", "end_ns", "duration_ns", "walk_ns", "flush_ns", "free_ns", "areas",
-                 "entries", "pages", "yields", "max_lock_hold_ns", "cpu", "trigger", "lazy_nr_start")
+                 "entries", "pages", "yields", "max_lock_hold_ns", "cpu", "trigger", "lazy_nr_start",
+                 "work_ns")
 LATENCY_KINDS = ("alloc", "free", "lock_wait", "lock_hold", "purge")
 TRIGGERS = ("free", "alloc_fail", "drain")
 
@@ -125,6 +128,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "max_lock_hold_ns": PR[E.PR_MAX_HOLD], "cpu": PR[E.PR_CPU],
         "trigger": pd.Categorical.from_codes(PR[E.PR_TRIGGER], categories=list(TRIGGERS)),
         "lazy_nr_start": PR[E.PR_LAZY_START],
+        "work_ns": PR[E.PR_WORK],
     }, index=pd.RangeIndex(n, name="purge"))
 
     latency = latency_table(hist, hmax)
@@ -173,6 +177,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "purge_pages_p50": float(real.pages.median()) if len(real) else np.nan,
         "purge_walk_share": float(real.walk_ns.sum() / real.duration_ns.sum()) if len(real) and real.duration_ns.sum() else np.nan,
         "events": int(S[E.S_EVENTS]),
+        "ipi_stall_ns": int(S[E.S_IPI_STALL]),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

@@ -1,7 +1,7 @@
 """Sweeps: many model runs, streamed to a parquet cache, returned as one tidy DataFrame.
 
 >>> from vmlab import SimConfig, sweep
->>> df = sweep(SimConfig.for_kernel("5.1", platform="hikey960", workload="stress", duration_s=2),
+>>> df = sweep(SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress", duration_s=2),
 ...            grid={"threshold_factor": [0.5, 1, 2, 4], "ncpus": [2, 4, 8]}, seeds=3,
 ...            name="seed-threshold")
 
@@ -330,7 +330,7 @@ A grid file is TOML:
     name = "seed-threshold"      # the sweep's name: data/sweeps/<name>/, data/figures/<name>/
     root_seed = 0                # optional: root of the per-run seeds
     [base]                       # SimConfig fields; `kernel` picks SimConfig.for_kernel(...)
-    kernel = "5.1"
+    kernel = "5.0+threshold"
     platform = "hikey960"
     workload = "stress"
     duration_s = 2
@@ -338,7 +338,7 @@ A grid file is TOML:
     threshold_factor = [0.5, 1, 2, 4, 8]
     ncpus = [2, 4, 8, 16]
     lazy_max_pages = ["formula", 8192, 32768]   # "formula" (or omit) = the kernel formula
-    kernel = ["5.0", "5.1"]      # a grid may also vary the kernel
+    kernel = ["5.0", "5.0+threshold", "5.2"]   # a grid may also vary the kernel
     seeds = 3
 """
 

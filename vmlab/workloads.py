@@ -15,6 +15,9 @@ Approximations (the engine's docstring repeats them where they are coded):
   ``rcu_delay_ns`` after the call (grace period plus kfree_rcu batching), executed by the same
   worker at its next operation rather than by an RCU kworker. Areas still pending when the test
   ends are vfree'd then.
+* ``kvfree_rcu_1_arg_slab_test`` / ``kvfree_rcu_2_arg_slab_test`` (5.11 only) touch no vmap area:
+  each loop is a kmalloc and a kvfree_rcu of a small object, charged as CPU time
+  (``2 * kmalloc_va_ns`` per loop, an estimate), 1 000 loops per step.
 * ``vm_map_ram_test`` maps through a per-worker vmap block of 1024 pages (VMAP_BBMAP_BITS_MAX, no
   guard page); a block is lazily freed when the worker moves on to a new one.
 """
@@ -37,6 +40,10 @@ TEST_CASES: tuple[str, ...] = (
     "kvfree_rcu_1_arg_vmalloc_test",  # 256
     "kvfree_rcu_2_arg_vmalloc_test",  # 512
     "vm_map_ram_test",                # 1024
+    # 5.11's two slab cases (v5.11.14/lib/test_vmalloc.c:367-402; kernel ids 1024 and 2048 there,
+    # removed before 6.1). vmlab numbers them after the current cases: 2048 and 4096.
+    "kvfree_rcu_1_arg_slab_test",     # 2048 (vmlab), 1024 (5.11)
+    "kvfree_rcu_2_arg_slab_test",     # 4096 (vmlab), 2048 (5.11)
 )
 TEST_IDS: dict[str, int] = {name: 1 << i for i, name in enumerate(TEST_CASES)}
 #: Short names accepted as well: "fix_size" for "fix_size_alloc_test", and so on.
@@ -45,10 +52,29 @@ TEST_ALIASES: dict[str, str] = {
     for name in TEST_CASES
 }
 ALL_TESTS_MASK = (1 << len(TEST_CASES)) - 1
-#: The eight cases of the v5.1 module (ids 1..128): the test set of the seed's era.
+#: The eight cases of the v5.1 module (ids 1..128, v5.1.15/lib/test_vmalloc.c:337-344).
 V51_TESTS_MASK = (1 << 8) - 1
-#: The ten cases of the 6.1 module (the shipped recordings): v5.1's plus the two kvfree_rcu tests.
+#: The v5.1 module as a 5.0 kernel can run it: without align_shift_alloc_test, whose huge
+#: alignments wrap ``ALIGN(vstart, align)`` and hit ``BUG_ON(va->va_start < vstart)`` in 5.0's
+#: alloc_vmap_area (v5.0.1/mm/vmalloc.c:501-513; 5.1 checks for the wrap). docs/eras.md.
+V50_TESTS_MASK = V51_TESTS_MASK & ~(1 << 6)
+#: The twelve cases of the 5.11 module (v5.11.14/lib/test_vmalloc.c:408-419): v5.1's, the two
+#: kvfree_rcu vmalloc cases and the two kvfree_rcu slab cases.
+V511_TESTS_MASK = (1 << 10) - 1 | (1 << 11) | (1 << 12)
+#: The ten cases of the 6.1 module (the shipped recordings, v6.1.192/lib/test_vmalloc.c:361-370).
 V61_TESTS_MASK = (1 << 10) - 1
+#: The current module: 6.1's plus vm_map_ram_test (no slab cases).
+CURRENT_TESTS_MASK = (1 << 11) - 1
+
+#: Each era's ``test_case_array`` (bit indices, in the module's order): what ``shuffle_array``
+#: shuffles. "v5.0" is the v5.1 module run on a 5.0 kernel (see V50_TESTS_MASK).
+TEST_SET_CASES: dict[str, tuple[int, ...]] = {
+    "current": tuple(range(11)),
+    "v6.1": tuple(range(10)),
+    "v5.11": tuple(range(10)) + (11, 12),
+    "v5.1": tuple(range(8)),
+    "v5.0": tuple(range(8)),
+}
 
 #: What ``test_vmalloc.sh <mode>`` passes to modprobe (current script; facts doc section 3).
 #: ``nr_threads=None`` means one thread per CPU. performance and smoke run one thread.
@@ -60,7 +86,7 @@ MODES: dict[str, dict] = {
 
 #: Module parameter defaults of lib/test_vmalloc.c.
 MODULE_DEFAULTS = dict(
-    run_test_mask=ALL_TESTS_MASK,
+    run_test_mask=CURRENT_TESTS_MASK,
     test_loop_count=1_000_000,
     test_repeat_count=1,
     sequential_test_order=False,
@@ -97,6 +123,7 @@ class WorkloadParams:
     test_repeat_count: int
     sequential_test_order: bool
     nr_pages: int
+    test_array: tuple[int, ...] = TEST_SET_CASES["current"]   #: the module's test_case_array (bits)
 
     @property
     def tests(self) -> list[str]:
@@ -106,14 +133,18 @@ class WorkloadParams:
 def test_orders(params: WorkloadParams, seed: int) -> np.ndarray:
     """Each worker's test order, as bit indices, -1 padded: int64[nr_threads, len(TEST_CASES)].
 
-    Mirrors test_func(): the full case array is shuffled per worker (``shuffle_array``:
-    j = random in [0, i)), then cases outside ``run_test_mask`` are skipped.
+    Mirrors test_func(): the era's case array (``params.test_array``) is shuffled per worker
+    (``shuffle_array``: j = random in [0, i)), then cases outside ``run_test_mask`` are skipped.
     """
-    n = len(TEST_CASES)
-    out = np.full((params.nr_threads, n), -1, dtype=np.int64)
+    arr = list(params.test_array)
+    for extra in range(len(TEST_CASES)):       # a mask may name cases of another era's module
+        if params.run_test_mask >> extra & 1 and extra not in arr:
+            arr.append(extra)
+    n = len(arr)
+    out = np.full((params.nr_threads, len(TEST_CASES)), -1, dtype=np.int64)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E57]))
     for w in range(params.nr_threads):
-        order = list(range(n))
+        order = list(arr)
         if not params.sequential_test_order:
             for i in range(n - 1, 0, -1):
                 j = int(rng.integers(0, i))

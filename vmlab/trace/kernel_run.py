@@ -23,6 +23,8 @@ def kernel_preset(release: str | None) -> str | None:
     v = (int(m.group(1)), int(m.group(2)))
     best = None
     for k in KERNELS:
+        if not re.fullmatch(r"\d+\.\d+", k):
+            continue          # "5.0+threshold" is a patched kernel, never a release
         kv = tuple(int(x) for x in k.split("."))
         if kv <= v and (best is None or kv > tuple(int(x) for x in best.split("."))):
             best = k

@@ -282,6 +282,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "cpu": [r["cpu"] for r in prow],
         "trigger": pd.Categorical([_trigger(r["caller"]) for r in prow], categories=list(PURGE_TRIGGERS)),
         "lazy_nr_start": [_nan_if_none(r["lazy_start"]) for r in prow],
+        "work_ns": np.nan,
         "lazy_nr_end": [_nan_if_none(r["lazy_end"]) for r in prow],
         "purged": [_nan_if_none(r["ret"]) for r in prow],
         "caller": [None if r["caller"] is None else str(r["caller"]) for r in prow],
@@ -411,6 +412,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "purge_pages_p50": float(nonempty["lazy_nr_delta"].median()) if nonempty["lazy_nr_delta"].notna().any() else np.nan,
         "purge_walk_share": np.nan,
         "events": int(len(w)),
+        "ipi_stall_ns": np.nan,
         # beyond the model's keys
         "purge_calls": int(len(purges)),
         "drains": int(len(drains)),

@@ -23,10 +23,11 @@ from ..config import KERNELS, SimConfig
 from ..platforms import get_platform
 from ..plots import MiB
 
-ERAS: tuple[str, ...] = tuple(KERNELS)          # "4.9", "5.0", "5.1", "5.2", "5.11", "6.1"
+ERAS: tuple[str, ...] = tuple(KERNELS)          # "4.9", "5.0", "5.0+threshold", "5.1", "5.2", "5.11", "6.1"
 CUSTOM = "custom"
 #: SimConfig fields a kernel era fixes (the "kernel details" of the explore panel)
-ERA_FIELDS = ("policy", "allocator", "flush_range", "purge_mode", "lock_split", "test_set")
+ERA_FIELDS = ("policy", "allocator", "flush_range", "purge_mode", "lock_split", "purge_lock", "lazy_drop",
+              "lock_break", "test_set")
 NCPUS = tuple(2 ** i for i in range(9))          # 1 .. 256
 DURATIONS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 THRESHOLDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -159,7 +160,7 @@ def era_of(cfg: SimConfig) -> str:
 
 
 def short_label(cfg: SimConfig) -> str:
-    """'5.1 ×2', '5.0', 'threshold ×4 (custom)': the legend text of a run."""
+    """'5.0+threshold ×2', '5.0', 'threshold ×4 (custom)': the legend text of a run."""
     era = era_of(cfg)
     thr = f" ×{cfg.threshold_factor:g}" if cfg.policy == "threshold" else ""
     if era != CUSTOM:
@@ -168,7 +169,7 @@ def short_label(cfg: SimConfig) -> str:
 
 
 def run_stem(cfg: SimConfig) -> str:
-    """A file-name stem describing a run: 5.1-hikey960-8cpu-stress-thr2-lmformula-2s-seed1."""
+    """A file-name stem describing a run: 5.0+threshold-hikey960-8cpu-stress-thr2-lmformula-2s-seed1."""
     r = cfg.resolved()
     era = era_of(cfg)
     pol = era if era != CUSTOM else f"custom-{cfg.policy}"

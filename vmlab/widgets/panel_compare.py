@@ -36,7 +36,7 @@ from .base import (
 )
 from .plotting import overlay_timeseries
 
-COMPARE_DEFAULTS = dict(a="5.0", b="5.1", platform="hikey960", ncpus=8, workload="stress",
+COMPARE_DEFAULTS = dict(a="5.0", b="5.0+threshold", platform="hikey960", ncpus=8, workload="stress",
                         duration_s=4.0, seed=1)
 
 
@@ -48,7 +48,7 @@ class ComparePanel(_Panel):
     KINDS = {"vmalloc + lock wait": ("alloc", "lock_wait"), "purge": ("purge",), "vfree": ("free",),
              "lock hold": ("lock_hold",)}
 
-    def __init__(self, a: str = "5.0", b: str = "5.1", out_dir=None, dpi: float = 96, **fields):
+    def __init__(self, a: str = "5.0", b: str = "5.0+threshold", out_dir=None, dpi: float = 96, **fields):
         import ipywidgets as W
 
         self.out_dir = out_dir
@@ -203,7 +203,7 @@ class ComparePanel(_Panel):
         return paths
 
 
-def compare_panel(a: str = "5.0", b: str = "5.1", out_dir=None, **fields) -> ComparePanel:
-    """The compare panel: kernel eras ``a`` and ``b`` (default 5.0 vs 5.1) on the same platform,
+def compare_panel(a: str = "5.0", b: str = "5.0+threshold", out_dir=None, **fields) -> ComparePanel:
+    """The compare panel: kernel eras ``a`` and ``b`` (default 5.0 vs 5.0+threshold, the seed's experiment) on the same platform,
     CPUs, workload, duration and seed (any SimConfig field may be given)."""
     return ComparePanel(a, b, out_dir=out_dir, **fields)

@@ -1,7 +1,7 @@
 """The explore panel: `explore` and `ExplorePanel`, one model run per change (the controls are
 described in the `vmlab.widgets` package doc), plus its trade-off marker plot.
 
-Speed: the explore default (5.1, hikey960, 8 CPUs, stress, 2 s simulated) costs ~0.1 s of model
+Speed: the explore default (5.0+threshold, hikey960, 8 CPUs, stress, 2 s simulated) costs ~0.1 s of model
 and ~0.2 s of figure per change; the figure uses a fixed layout (constrained layout would add
 ~0.15 s), garbage collection is paused during a redraw, and the last 32 runs are kept, so moving a
 slider back is instant. ``panel.timings`` has the numbers of the last change.
@@ -21,7 +21,9 @@ from ..config import (
     ALLOCATORS,
     FLUSH_RANGES,
     KERNELS,
+    LAZY_DROPS,
     POLICIES,
+    PURGE_LOCKS,
     PURGE_MODES,
     TEST_SETS,
     SimConfig,
@@ -54,8 +56,8 @@ from .base import (
 )
 
 #: explore() defaults: the seed's board and test, short enough to redraw well within 0.5 s
-#: (5.1 stress on hikey960 simulates 2 s in about 0.1 s of wall time; the figure takes ~0.2 s).
-EXPLORE_DEFAULTS = dict(kernel="5.1", platform="hikey960", ncpus=8, workload="stress",
+#: (5.0+threshold stress on hikey960 simulates 2 s in about 0.1 s of wall time; the figure takes ~0.2 s).
+EXPLORE_DEFAULTS = dict(kernel="5.0+threshold", platform="hikey960", ncpus=8, workload="stress",
                         duration_s=2.0, seed=1)
 
 
@@ -144,6 +146,14 @@ class ExplorePanel(_Panel):
         c["purge_mode"] = W.Dropdown(options=list(PURGE_MODES), value=cfg.purge_mode, description="purge")
         c["lock_split"] = W.Checkbox(value=bool(cfg.lock_split), description="lock split (5.5+)", indent=True)
         c["test_set"] = W.Dropdown(options=list(TEST_SETS), value=cfg.test_set, description="test set")
+        c["purge_lock"] = W.Dropdown(options=list(PURGE_LOCKS), value=cfg.purge_lock, description="purge lock",
+                                     tooltip="vmap_purge_lock: mutex (4.10+) or 4.9's spinlock")
+        c["lazy_drop"] = W.Dropdown(options=list(LAZY_DROPS), value=cfg.lazy_drop, description="lazy drop",
+                                    tooltip="vmap_lazy_nr drops per entry (4.10+) or by batch (4.9)")
+        c["lock_break"] = W.Dropdown(options=[("auto", None), ("yes", True), ("no", False)],
+                                     value=cfg.lock_break, description="lock break",
+                                     tooltip="cond_resched_lock drops a contended lock (CONFIG_PREEMPTION); "
+                                             "auto: with full preemption only")
         c["threshold"] = W.FloatLogSlider(value=float(cfg.threshold_factor), base=2, min=-3, max=6, step=0.25,
                                           description="threshold ×", continuous_update=False,
                                           readout_format=".3g",
@@ -179,7 +189,8 @@ class ExplorePanel(_Panel):
         self.summary.add_class("vmlab-summary")
         self.summary_text = ""
 
-        details = W.VBox([c["allocator"], c["flush_range"], c["purge_mode"], c["lock_split"], c["test_set"]])
+        details = W.VBox([c[k] for k in ("allocator", "flush_range", "purge_mode", "lock_split", "purge_lock",
+                                          "lazy_drop", "lock_break", "test_set")])
         acc = W.Accordion(children=[details], selected_index=None)
         acc.set_title(0, "kernel details (changing one makes the era custom)")
         col1 = W.VBox([c["era"], c["policy"], c["threshold"], acc])
@@ -274,6 +285,7 @@ class ExplorePanel(_Panel):
             policy=c["policy"].value, allocator=c["allocator"].value, flush_range=c["flush_range"].value,
             purge_mode=c["purge_mode"].value, lock_split=bool(c["lock_split"].value),
             test_set=c["test_set"].value, threshold_factor=_round3(c["threshold"].value),
+            purge_lock=c["purge_lock"].value, lazy_drop=c["lazy_drop"].value, lock_break=c["lock_break"].value,
             ncpus=int(c["ncpus"].value),
             lazy_max_pages=None if c["lazy_formula"].value else int(round(c["lazy_max"].value)),
             workload=c["workload"].value, platform=c["platform"].value,

@@ -40,7 +40,7 @@ class SweepPanel(_Panel):
 
     name = "sweep"
 
-    def __init__(self, name: str = "panel", kernel: str = "5.1", platform: str = "hikey960",
+    def __init__(self, name: str = "panel", kernel: str = "5.0+threshold", platform: str = "hikey960",
                  workload: str = "stress", duration_s: float = 1.0, thresholds=(0.5, 8.0),
                  ncpus=(2, 8), lazy_max=("formula",), seeds: int = 1, include_50: bool = True,
                  workers: int | None = None, out_dir=None, sweep_dir=None, run: bool = False,
