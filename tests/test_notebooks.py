@@ -111,12 +111,13 @@ def test_03_seed_reproduction(tmp_path, monkeypatch):
                     long_duration_s=30.0, sweep_duration_s=0.25, sweep_seeds=1, sweep_ncpus=[2, 8],
                     sweep_thresholds=[1, 2, 4], workers=1, out_dir=str(out),
                     sweep_dir=str(tmp_path / "cache"))
-    stems = ["seed-50-vs-51-timeseries", "seed-50-timeseries", "seed-51-timeseries", "seed-latency-cdf",
+    stems = ["seed-50-vs-threshold-timeseries", "seed-50-timeseries", "seed-50-threshold-timeseries",
+             "seed-latency-cdf",
              "seed-oom-memory", "seed-oom-lazy", "seed-purge-breakdown", "seed-threshold-tradeoff",
              "seed-threshold-tradeoff-lockwait", "seed-threshold-heatmap", "seed-flush-range-full-list",
              "seed-flush-range-stress"]
     _assert_files([p for s in stems for p in _figs(out, s)]
-                  + [out / f"{s}.txt" for s in ("seed-50-vs-51", "seed-threshold", "seed-flush-range")])
+                  + [out / f"{s}.txt" for s in ("seed-50-vs-threshold", "seed-threshold", "seed-flush-range")])
     # every claim is printed with its verdict; the ones that do not depend on the run length hold
     claims = [ln for ln in text.splitlines() if ln.startswith("[")]
     assert len(claims) >= 15, claims

@@ -15,9 +15,11 @@ arguments would otherwise compile literal-typed copies). Per-task, per-CPU and p
 rows of the ``TK``, ``CP`` and ``LK`` arrays, and the event heap is one ``HP`` array, so helper
 calls pass few arguments.
 
-What is modelled (and how it simplifies the kernel):
+What is modelled (and how it simplifies the kernel). ``docs/eras.md`` has, per kernel era, every
+setting with the kernel line it comes from, and the simplifications below in one list.
 
-* **CPUs and tasks.** ``nr_threads`` test_vmalloc workers, pinned round-robin to ``ncpus`` CPUs,
+* **CPUs and tasks.** ``nr_threads`` test_vmalloc workers, pinned round-robin to ``ncpus`` CPUs
+  (5.1-5.11 pin one kthread per CPU; 6.1's ``nr_threads`` kthreads are unpinned: simplified),
   plus one kworker for ``drain_vmap_work`` (deferred purge). Each CPU has a FIFO run queue. A task
   switches only at preemption points: the start of each vmalloc/vfree call (``might_sleep``; it
   is checked at the call's first lock request), ``cond_resched_lock`` in the purge free loop, the
@@ -28,9 +30,13 @@ What is modelled (and how it simplifies the kernel):
 * **Locks.** ``vmap_area_lock`` is a FIFO ticket spinlock: waiters queue and spin on their CPU; the
   head gets it ``lock_handoff_ns`` after the release. With ``lock_split`` (5.5+) the free tree and
   the purge free loop use ``free_vmap_area_lock`` instead, and allocation takes both in turn. The
-  kernel's ``purge_vmap_area_lock`` (5.11+) is charged as time, not modelled as a lock.
+  kernel's ``purge_vmap_area_lock`` (5.11+) is not modelled: its O(log n) purge-tree insert is
+  inside vfree's ``lazy_add_ns`` and the purge's O(1) splice inside ``purge_steal_ns``. vfree takes
+  ``vmap_area_lock`` once (the lookup); the kernel takes it three times (docs/eras.md, 3(b)).
   ``vmap_purge_lock`` is a mutex: trylock from the free path, lock (sleeping) from the
-  allocation-failure path and the drain work. Every acquisition's wait and hold go to histograms.
+  allocation-failure path and the drain work. With ``purge_lock="spinlock"`` (4.9's ``purge_lock``)
+  the allocation-failure path spins on its CPU instead, and the purge has no preemption point.
+  Every acquisition's wait and hold go to histograms.
 * **Address space.** As in the kernel since 5.2, free space is a tree of free segments (a treap
   keyed by first page, augmented with each subtree's largest free segment and free pages), so the
   lowest fit with alignment, splitting and merging with neighbours are O(log n). Pages are
@@ -55,10 +61,17 @@ What is modelled (and how it simplifies the kernel):
 * **The purge.** Phases: list steal, flush-range walk (``flush_walk_area_ns`` per entry, or O(1)
   at insert), TLB flush (``flush_tlb_kernel_range`` over the list's span: an IPI round, per
   CPU, plus a per-page flush up to the architecture's ceiling (x86 33 pages, arm64 512), above it
-  a flush of everything; the IPI cost to the other CPUs is not charged to them), free loop under the lock (``free_area_ns`` per entry plus a tree descent). After each entry
+  a flush of everything. On x86 (``tlb_flush_ipi``) the IPI round is per CPU and every other CPU
+  that runs a task loses its IPI handler and local flush: the time is added to that task's next
+  step (a lock it holds then is not held longer: simplified); arm64 broadcasts TLBI, so the wait
+  is charged once and nobody else stalls), free loop under the lock (``free_area_ns`` per entry,
+  plus a tree descent in the tree era). ``vmap_lazy_nr`` drops per entry in the free loop, or
+  (``lazy_drop="batch"``, 4.9) by the whole batch between the walk and the flush. The purge's own
+  CPU time is recorded as ``work_ns`` (steal, walk, flush, free loop). After each entry
   the policy decides: ``no-resched`` never yields; ``always-resched`` calls ``cond_resched_lock``;
   ``threshold`` calls it only while ``vmap_lazy_nr < resched_threshold``. ``cond_resched_lock``
-  drops the lock when a reschedule is due, or (``preempt="full"``) when another CPU spins on it;
+  drops the lock when a reschedule is due, or (``lock_break``: CONFIG_PREEMPTION, which 6.1's
+  PREEMPT_DYNAMIC selects whatever the boot mode) when another CPU spins on it;
   re-taking it queues behind every waiter. While no yield is possible the loop runs ahead of the
   other tasks' events up to the next sample (they can only queue on its lock or raise
   ``vmap_lazy_nr``), which changes nothing they can observe. A purge still running when the run
@@ -67,7 +80,7 @@ What is modelled (and how it simplifies the kernel):
   page for each 2 MiB and a PMD page for each 1 GiB region that ever had a page mapped (the kernel
   never frees them; lazy areas keep new allocations moving to fresh regions). Above ``ram_bytes``
   the run stops: OOM.
-* **Randomness.** One xorshift64* stream per worker, seeded from the config seed; ties in the event
+* **Randomness.** One xorshift64* stream per worker, seeded from all 63 bits of the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
 * **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
   a run where every task waits with nothing scheduled reports ``ERR_STALL``.
