@@ -244,9 +244,10 @@ def _wrap_one(line: str, width: int, indent: int) -> list[str]:
             if sep and head.strip():
                 lines.append(head + " \\")
                 cur = pad + cur[len(head) + 1:]
-            else:
-                lines.append(cur[: width - 1] + "\\")
-                cur = cur[width - 1:]
+            else:   # cut the word, leaving at least one character for the next line: a cut
+                # exactly at the word's end would glue the next word onto it in the shell
+                lines.append(cur[:limit] + "\\")
+                cur = cur[limit:]
     if cur:
         lines.append(cur)
     return lines
