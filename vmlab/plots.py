@@ -63,6 +63,7 @@ _UNITS: dict[str, tuple[str, float, str]] = {
     "purge_walk_share": ("flush-range walk share of purge time", 1.0, "fraction"),
     "wall_s": ("wall time", 1.0, "s"),
     "oom": ("OOM", 1.0, "0/1"),
+    "tests_done": ("test program finished", 1.0, "0/1"),
 }
 
 #: config columns besides the SimConfig fields

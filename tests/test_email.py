@@ -1,0 +1,94 @@
+"""The email text a new user sends: what its numbers mean and what it shows of the sender's machine.
+
+* The time column (``ran s``) and the context line give the simulated time each run covered
+  (``summary.sim_ns``), marked "(limit)" when the run was cut at ``duration_s`` before its test
+  program ended (``summary.tests_done``), not the configured ``duration_s``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from vmlab import SimConfig, load_kernel_run
+from vmlab.export import email_summary, ran_text, run_end
+from vmlab.result import SUMMARY_KEYS
+
+TAG, RUN = "smp2", "fix_size"
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """The email's table as {header: cell} rows, cut at the spans of its dash line."""
+    lines = text.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("- -"))
+    spans, pos = [], 0
+    for dashes in lines[i].split(" "):
+        spans.append((pos, pos + len(dashes)))
+        pos += len(dashes) + 1
+    heads = [lines[i - 1][a:b].strip() for a, b in spans]
+    rows = []
+    for ln in lines[i + 1:]:
+        if not ln.strip():
+            break
+        if not ln[:1].strip() or ln[1:2] != " ":   # the notes after the table
+            break
+        rows.append({h: ln[a:b].strip() for h, (a, b) in zip(heads, spans)})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def recording(kernel_data):
+    return load_kernel_run(kernel_data / "raw" / TAG, run=RUN)
+
+
+@pytest.fixture(scope="module")
+def model_of_recording(sim, recording):
+    return sim(recording.sim_config())
+
+
+# --------------------------------------------------------------------------- the run's end
+def test_summary_says_how_the_run_ended(sim, model_of_recording):
+    assert "tests_done" in SUMMARY_KEYS
+    done = model_of_recording.summary
+    limit_ns = model_of_recording.config.duration_s * 1e9
+    assert done.tests_done and not done.oom and 0 < done.sim_ns < limit_ns     # finished early
+    cut = sim(SimConfig.for_kernel("5.0", platform="hikey960", ncpus=4, workload="stress",
+                                   duration_s=0.05)).summary
+    assert not cut.tests_done and not cut.oom and cut.sim_ns == 0.05e9          # cut at the limit
+
+
+def test_recording_comparison_shows_the_time_each_run_covered(recording, model_of_recording):
+    res, kr = model_of_recording, recording
+    assert res.config.duration_s > 2 * res.summary.sim_ns / 1e9      # the limit is far away
+    text = email_summary([res, kr])
+    assert all(len(ln) <= 72 for ln in text.splitlines())
+    rows = {r["kernel"]: r for r in table(text)}
+    assert set(rows) == {"6.1", "6.1 trace"} and "dur s" not in text
+    model, trace = rows["6.1"]["ran s"], rows["6.1 trace"]["ran s"]
+    # the model's test program ended well before duration_s: its end, unmarked, not the limit
+    assert "limit" not in model and float(model) == pytest.approx(res.summary.sim_ns / 1e9, rel=0.01)
+    assert float(model) != pytest.approx(res.config.duration_s)
+    assert float(trace) == pytest.approx(kr.summary.sim_ns / 1e9, rel=0.01)
+    assert "(limit)" not in text
+
+
+def test_a_run_cut_at_the_limit_is_marked(sim):
+    base = dict(platform="hikey960", ncpus=2, workload="fix_size", test_loop_count=2000)
+    done = sim(SimConfig.for_kernel("5.1", duration_s=1.0, **base))
+    cut = sim(SimConfig.for_kernel("5.1", duration_s=0.001, **base))
+    assert run_end(done.summary) == "done" and run_end(cut.summary) == "limit"
+    rows = table(email_summary([done, cut]))
+    cells = sorted(r["ran s"] for r in rows)
+    assert cells == sorted([f"{done.summary.sim_ns / 1e9:.3g}", "0.001 (limit)"])
+    assert done.summary.sim_ns < 1e9
+    # one run: the context line says it
+    assert "0.001 s simulated (cut at the duration_s limit)" in email_summary(cut).replace("\n", " ")
+    assert "s simulated (test program done)" in email_summary(done).replace("\n", " ")
+
+
+def test_ran_text_over_seeds_and_ends():
+    rows = [dict(sim_ns=2e9, tests_done=False, oom=False), dict(sim_ns=1e9, tests_done=True, oom=False)]
+    assert ran_text(rows) == "1.5 (limit 1/2)"
+    assert ran_text(rows[:1] * 3) == "2 (limit)"
+    oom = dict(sim_ns=0.7e9, tests_done=False, oom=True)          # stopped by the OOM, not the limit
+    assert run_end(oom) == "oom" and ran_text([oom]) == "0.7"
+    assert run_end(dict(sim_ns=1e9)) is None and ran_text([dict(sim_ns=1e9)]) == "1"
+    assert ran_text([dict(oom=False)]) == "-"
