@@ -2,7 +2,8 @@
 
 * The time column (``ran s``) and the context line give the simulated time each run covered
   (``summary.sim_ns``), marked "(limit)" when the run was cut at ``duration_s`` before its test
-  program ended (``summary.tests_done``), not the configured ``duration_s``.
+  program ended (``summary.tests_done``), not the configured ``duration_s``; figure subtitles
+  say "up to N s simulated" when runs ended before ``duration_s``.
 """
 from __future__ import annotations
 
@@ -92,3 +93,16 @@ def test_ran_text_over_seeds_and_ends():
     assert run_end(oom) == "oom" and ran_text([oom]) == "0.7"
     assert run_end(dict(sim_ns=1e9)) is None and ran_text([dict(sim_ns=1e9)]) == "1"
     assert ran_text([dict(oom=False)]) == "-"
+
+
+def test_figure_subtitle_says_up_to_when_runs_ended_early(sim):
+    from vmlab.plots import frame_of, plot_tradeoff
+
+    base = dict(platform="hikey960", workload="fix_size", test_loop_count=2000)
+    done = [sim(SimConfig.for_kernel("5.1", ncpus=n, duration_s=1.0, **base)) for n in (1, 2)]
+    cut = [sim(SimConfig.for_kernel("5.1", ncpus=n, duration_s=0.001, **base)) for n in (1, 2)]
+    assert all(r.summary.tests_done for r in done) and not any(r.summary.tests_done for r in cut)
+    title = plot_tradeoff(frame_of(done), label=None).axes[0].get_title()
+    assert "up to 1 s simulated" in title
+    title = plot_tradeoff(frame_of(cut), label=None).axes[0].get_title()
+    assert "0.001 s simulated" in title and "up to" not in title

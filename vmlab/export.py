@@ -32,6 +32,7 @@ from .plots import (
     ok_rows,
     pareto_front,
     provenance,
+    run_end,
 )
 from .version import MODEL_VERSION, __version__
 
@@ -343,19 +344,6 @@ def _cell(col: str, v, row=None) -> str:
     if _is_missing(v):
         return "-"
     return _num(_hashable(v))
-
-
-def run_end(row) -> str | None:
-    """How one run ended, from its summary numbers: "done" (the test program finished), "oom"
-    (memory ran out), "limit" (cut at ``duration_s`` before the tests finished), or None when the
-    row does not say (no ``tests_done``)."""
-    oom = row.get("oom")
-    if not _is_missing(oom) and bool(oom):
-        return "oom"
-    done = row.get("tests_done")
-    if _is_missing(done):
-        return None
-    return "done" if bool(done) else "limit"
 
 
 def _seconds(v) -> str:

@@ -215,6 +215,19 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[~bad.astype(bool)]
 
 
+def run_end(row) -> str | None:
+    """How one run ended, from its summary numbers (a frame row, a dict or a summary Series):
+    "done" (the test program finished), "oom" (memory ran out), "limit" (cut at ``duration_s``
+    before the tests finished), or None when the row does not say (no ``tests_done``)."""
+    oom = row.get("oom")
+    if not _is_missing(oom) and bool(oom):
+        return "oom"
+    done = row.get("tests_done")
+    if _is_missing(done):
+        return None
+    return "done" if bool(done) else "limit"
+
+
 def error_rows(df: pd.DataFrame) -> pd.DataFrame:
     if "error" not in df.columns:
         return df.iloc[0:0]
@@ -337,15 +350,17 @@ def _constant(df: pd.DataFrame, col: str):
 
 
 def _context(df: pd.DataFrame) -> str:
-    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame."""
+    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame ('up to 2 s' when
+    some runs ended before ``duration_s``)."""
     parts = []
     for col in ("platform", "workload"):
         v = _constant(df, col)
         if v is not None:
             parts.append(str(v))
     d = _constant(df, "duration_s")
-    if d is not None:
-        parts.append(f"{float(d):g} s simulated")
+    if d is not None:   # "up to": some runs ended before duration_s (their tests were done)
+        early = any(run_end(r) in ("done", "oom") for r in df.to_dict("records"))
+        parts.append(f"{'up to ' if early else ''}{float(d):g} s simulated")
     return " · ".join(parts)
 
 
