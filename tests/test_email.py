@@ -4,8 +4,14 @@
   (``summary.sim_ns``), marked "(limit)" when the run was cut at ``duration_s`` before its test
   program ended (``summary.tests_done``), not the configured ``duration_s``; figure subtitles
   say "up to N s simulated" when runs ended before ``duration_s``.
+* "Reproduce with" names a kernel recording relative to the project (or by its last path
+  components when it lives elsewhere): no absolute path, no home or temporary directory.
 """
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +20,9 @@ from vmlab.export import email_summary, ran_text, run_end
 from vmlab.result import SUMMARY_KEYS
 
 TAG, RUN = "smp2", "fix_size"
+ROOT = Path(__file__).resolve().parent.parent
+#: a path starting at the root, after a blank, quote, bracket or '=' (or at a line's start)
+ABSOLUTE = re.compile(r"""(?:^|[\s'"(=:])/[\w.~-]""", re.M)
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -106,3 +115,39 @@ def test_figure_subtitle_says_up_to_when_runs_ended_early(sim):
     assert "up to 1 s simulated" in title
     title = plot_tradeoff(frame_of(cut), label=None).axes[0].get_title()
     assert "0.001 s simulated" in title and "up to" not in title
+
+
+# --------------------------------------------------------------------------- no absolute paths
+def _no_absolute_path(text: str, *dirs: Path):
+    assert not ABSOLUTE.search(text), ABSOLUTE.search(text)
+    for d in (ROOT, Path.home(), *dirs):
+        assert str(d) not in text, d
+    assert "/tmp" not in text and "/home" not in text and "/root" not in text
+
+
+def _loads(text: str, root: Path):
+    """The recording the email's load_kernel_run line names, loaded from ``root``."""
+    m = re.search(r"load_kernel_run\('([^']+)', run='([^']+)'\)", text)
+    assert m, text
+    return load_kernel_run(root / m.group(1), run=m.group(2))
+
+
+def test_reproduce_names_the_shipped_recording_relative_to_the_project(recording, model_of_recording):
+    for text in (email_summary(recording), email_summary([model_of_recording, recording])):
+        _no_absolute_path(text)
+        assert f"data/kernel/raw/{TAG}" in text
+        again = _loads(text.split("Reproduce with:")[1], ROOT)      # it names this recording
+        assert again.summary.purges == recording.summary.purges
+        assert again.summary.sim_ns == recording.summary.sim_ns
+
+
+def test_a_recording_outside_the_project_is_named_by_its_last_directories(kernel_data, tmp_path):
+    src = kernel_data / "raw" / TAG
+    dst = tmp_path / "recordings" / "board-a"
+    dst.mkdir(parents=True)
+    for f in src.glob(f"{RUN}_*"):
+        shutil.copy(f, dst / f.name)
+    text = email_summary(load_kernel_run(dst, run=RUN))
+    _no_absolute_path(text, tmp_path)
+    assert "recordings/board-a" in text
+    assert _loads(text, tmp_path).summary.purges > 0

@@ -145,6 +145,8 @@ def test_panels_honour_the_data_dir(engine_warm, data_dir):
     assert {f.stem for f in _parquets(cache)} == set(df.run_key)
     out = data_dir / "figures" / "sweep-envpanel"
     assert p.export() and all(Path(x).parent == out for x in p.exported)
+    text = (out / "envpanel.txt").read_text()          # the grid files, named without the sender's dirs
+    assert "vmlab sweep sweep-envpanel/envpanel-5.1.toml" in text and str(data_dir) not in text
 
     e = explore(duration_s=0.02, workload="fix_size", ncpus=2)
     assert e.error is None

@@ -612,7 +612,7 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             df_or_result.values() if isinstance(df_or_result, dict) else df_or_result)
         for r in results:
             if getattr(r.config, "source", None) == "trace":
-                lines += textwrap.wrap(f"  (kernel recording: {getattr(r.config, 'path', '?')})", width)
+                lines += recording_lines(r.config, width)
                 continue
             try:
                 lines += run_command(r.config, width)
@@ -635,6 +635,27 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
     return text
 
 
+def recording_lines(cfg, width: int = 72) -> list[str]:
+    """How a reader loads the kernel recording ``cfg`` (a `vmlab.trace.TraceConfig`): a
+    ``load_kernel_run`` line naming it relative to the project (``data/kernel/raw/smp2``, run
+    ``fix_size``), or by its last path components when it lives elsewhere; never an absolute path
+    (it would mean nothing to the reader and show the sender's directories)."""
+    from .paths import shown_path
+
+    path = getattr(cfg, "path", None)
+    name = getattr(cfg, "name", None)
+    if not path:
+        return textwrap.wrap(f"  (kernel recording {name or '?'}; its path is not recorded)", width)
+    p = Path(path)
+    if name and p.name.startswith(f"{name}_trace"):   # <dir>/<run>_trace.txt.gz: the directory form
+        call = f"load_kernel_run({shown_path(p.parent)!r}, run={name!r})"
+    else:
+        call = f"load_kernel_run({shown_path(p)!r})"
+    body = textwrap.wrap(f"kr = {call}", width - 4, break_long_words=True, break_on_hyphens=False)
+    return (["# the kernel recording, in Python:", ">>> from vmlab import load_kernel_run"]
+            + [(">>> " if i == 0 else "... ") + part for i, part in enumerate(body)])
+
+
 def _clip(line: str, width: int) -> str:
     line = line.rstrip()
     return line if len(line) <= width else line[: width - 3] + "..."
@@ -648,4 +669,5 @@ def write_email(text: str, stem) -> Path:
     return path
 
 
-__all__ = ["export_figure", "email_summary", "write_email", "run_command", "wrap_command", "ascii_chart"]
+__all__ = ["export_figure", "email_summary", "write_email", "run_command", "wrap_command", "ascii_chart",
+           "recording_lines"]
