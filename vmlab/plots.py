@@ -28,6 +28,8 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib import colormaps
 
+from .ticks import roomy_log_labels
+
 FIGSIZE = (6.4, 4.0)
 MiB = 1 << 20
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
@@ -411,6 +413,9 @@ def provenance(data) -> dict[str, str]:
 
 
 def _attach(fig: Figure, meta: dict, title: str | None = None):
+    """The last step of every plot function: the provenance into ``fig.vmlab_metadata``, and log
+    axes whose minor tick labels only appear where they have room (`vmlab.ticks`)."""
+    roomy_log_labels(fig)
     cur = dict(getattr(fig, "vmlab_metadata", {}) or {})
     cur.update(meta)
     if title and "title" not in cur:
@@ -568,7 +573,7 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
         ps = _page_size(df)
         sec = ax.secondary_xaxis("top", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
         sec.set_xlabel(f"{column_unit(x)[0]} (MiB, {ps // 1024} KiB pages)", fontsize=8)
-        sec.tick_params(labelsize=7)
+        sec.tick_params(which="both", labelsize=7)
 
     sub_parts = [p for p in (context,) if p]
     nmax = int(pts["n"].max())
@@ -794,7 +799,7 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, agg: str = "media
     ax.set_ylabel(axis_label(y))
     cb = fig.colorbar(im, ax=ax)
     cb.set_label(f"{vtext} ({vunit}), {agg}" if vunit else f"{vtext}, {agg}")
-    cb.ax.tick_params(labelsize=7)
+    cb.ax.tick_params(which="both", labelsize=7)
     ctx = _context(d) if len(d) else ""
     nfail = len(df) - len(d)
     over = [c for c in ("kernel", "policy", "ncpus", "threshold_factor", "lazy_max_pages_cfg",
