@@ -5,7 +5,8 @@
   program ended (``summary.tests_done``), not the configured ``duration_s``; figure subtitles
   say "up to N s simulated" when runs ended before ``duration_s``.
 * "Reproduce with" names a kernel recording relative to the project (or by its last path
-  components when it lives elsewhere): no absolute path, no home or temporary directory.
+  components when it lives elsewhere): no absolute path, no home or temporary directory; nor
+  does the metadata of a figure drawn from it.
 """
 from __future__ import annotations
 
@@ -151,3 +152,19 @@ def test_a_recording_outside_the_project_is_named_by_its_last_directories(kernel
     _no_absolute_path(text, tmp_path)
     assert "recordings/board-a" in text
     assert _loads(text, tmp_path).summary.purges > 0
+
+
+def test_figure_metadata_of_a_recording_has_no_absolute_path(recording, model_of_recording, tmp_path):
+    from PIL import Image
+
+    from vmlab.calibrate import compare
+    from vmlab.export import export_figure
+    from vmlab.plots import plot_latency_cdf, plot_timeseries
+
+    figs = [plot_timeseries(recording), plot_latency_cdf([model_of_recording, recording], kinds=("purge",)),
+            compare(recording, model_of_recording)[1]]
+    for i, fig in enumerate(figs):
+        (png, *_) = export_figure(fig, tmp_path / f"f{i}", formats=("png",))
+        meta = " ".join(str(v) for v in Image.open(png).info.values())
+        assert f"data/kernel/raw/{TAG}" in meta
+        _no_absolute_path(meta, tmp_path)

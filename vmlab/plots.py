@@ -28,6 +28,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib import colormaps
 
+from .paths import shown_path
 from .ticks import roomy_log_labels
 
 FIGSIZE = (6.4, 4.0)
@@ -407,6 +408,9 @@ def provenance(data) -> dict[str, str]:
         mvs = sorted({str(getattr(r, "model_version", "")) for r in results} - {""})
         meta["model_version"] = ", ".join(mvs) or MODEL_VERSION
         cfgs = [config_dict(getattr(r, "config", None)) for r in results]
+        for c in cfgs:   # a recording's file: relative to the project, never absolute
+            if isinstance(c.get("path"), str):
+                c["path"] = shown_path(c["path"])
         key = "config" if len(cfgs) == 1 else "configs"
         meta[key] = json.dumps(cfgs[0] if len(cfgs) == 1 else cfgs, default=str, sort_keys=True)
     return meta
