@@ -518,3 +518,13 @@ def test_wrap_command_and_chart_units():
     assert any("A" in ln for ln in chart) and any("B" in ln for ln in chart)
     assert run_command(SimConfig.for_kernel("5.0", platform="hikey960", ncpus=8))[0].startswith(
         "vmlab run --kernel 5.0 --platform hikey960 --ncpus 8")
+
+
+def test_wrap_command_cuts_a_long_word_without_gluing_the_next():
+    # a path longer than a line is cut; wherever the cut falls (also exactly at the word's end),
+    # the shell must read the same words back
+    for n in range(55, 80):
+        cmd = f"vmlab sweep /{'d' * n}/g.toml --workers 1 --quiet"
+        out = wrap_command(cmd, 72)
+        assert all(len(ln) <= 72 for ln in out), out
+        assert shlex.split(_unwrap(out)) == shlex.split(cmd), (n, out)

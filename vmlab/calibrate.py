@@ -456,7 +456,8 @@ def compare(kernel_run, result, ax=None, title: str | None = None,
     try:
         from .plots import provenance
         meta = provenance([result])
-        meta["kernel_trace"] = str(kernel_run.config.path)
+        from .paths import shown_path
+        meta["kernel_trace"] = shown_path(kernel_run.config.path)     # never the sender's dirs
         fig.vmlab_metadata = meta
     except Exception:  # noqa: BLE001 - metadata is a courtesy
         pass

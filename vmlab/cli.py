@@ -5,6 +5,10 @@
 * ``vmlab sweep GRID.toml [--out DIR] [--workers N] [--scheduler tcp://...]``: a sweep from a grid
   file (format: `vmlab.sweep.GRID_DOC`); writes the parquet dataset, the figures and the email text.
 * ``vmlab figures``: the main job, the seed's standard figure set (`vmlab.figures`).
+
+Without ``--out``, sweep caches go to ``<data>/sweeps/<name>/`` and figures to
+``<data>/figures/<name>/``, where ``<data>`` is ``$VMLAB_DATA_DIR`` or the checkout's ``data/``;
+``$VMLAB_FIGURES_DIR`` moves the figures only (`vmlab.paths`).
 * ``vmlab lab``: JupyterLab on ``notebooks/``, bound to 127.0.0.1 with a token.
 
 Bad options give a one-line error naming the option, and exit code 2.
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from .config import (ALLOCATORS, FLUSH_RANGES, KERNELS, LAZY_DROPS, POLICIES, PREEMPTS, PURGE_LOCKS,
                      PURGE_MODES, TEST_SETS, SimConfig)
+from .paths import figures_dir
 from .platforms import PLATFORMS
 
 
@@ -90,9 +95,9 @@ def cmd_sweep(a) -> int:
     name = g["name"]
     if a.out:
         data_dir, fig_dir = Path(a.out) / "sweep", Path(a.out)
-    else:
-        data_dir, fig_dir = None, Path(_data_root()) / "figures" / name
-    command = "vmlab sweep " + " ".join(shlex.quote(x) for x in sys.argv[2:])
+    else:   # vmlab.sweep's default cache (<data>/sweeps/<name>); figures as vmlab.paths says
+        data_dir, fig_dir = None, figures_dir(name)
+    command = "vmlab " + " ".join(shlex.quote(x) for x in a.argv)
     df = sweep(g["base"], g["grid"], seeds=g["seeds"], root_seed=g["root_seed"], name=name,
                out=data_dir, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet,
                command=command)
@@ -109,11 +114,6 @@ def cmd_figures(a) -> int:
     for p in standard_figures(a.out, workers=a.workers, progress=not a.quiet, duration_s=a.duration_s):
         print(p)
     return 0
-
-
-def _data_root():
-    from .sweep import default_root
-    return default_root()
 
 
 def cmd_lab(a) -> int:
@@ -207,8 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command in ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     p = build_parser()
     a = p.parse_args(argv)
+    a.argv = argv          # the words as given: the "Reproduce with" command of `vmlab sweep`
     try:
         return a.func(a)
     except ValueError as e:  # SimConfig / grid validation: names the field and the allowed values

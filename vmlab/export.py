@@ -32,6 +32,7 @@ from .plots import (
     ok_rows,
     pareto_front,
     provenance,
+    run_end,
 )
 from .version import MODEL_VERSION, __version__
 
@@ -253,9 +254,10 @@ def _wrap_one(line: str, width: int, indent: int) -> list[str]:
             if sep and head.strip():
                 lines.append(head + " \\")
                 cur = pad + cur[len(head) + 1:]
-            else:
-                lines.append(cur[: width - 1] + "\\")
-                cur = cur[width - 1:]
+            else:   # cut the word, leaving at least one character for the next line: a cut
+                # exactly at the word's end would glue the next word onto it in the shell
+                lines.append(cur[:limit] + "\\")
+                cur = cur[limit:]
     if cur:
         lines.append(cur)
     return lines
@@ -331,7 +333,7 @@ _CFG_COLS = (("kernel", "kernel"), ("policy", "policy"), ("ncpus", "cpus"),
              ("workload", "workload"), ("purge_mode", "purge"), ("allocator", "alloc"),
              ("flush_range", "flush"), ("lock_split", "split"), ("preempt", "preempt"),
              ("nr_threads", "thr#"), ("nr_pages", "pages"), ("test_set", "tests"),
-             ("duration_s", "dur s"), ("ram_bytes", "ram MiB"), ("test_loop_count", "loops"),
+             ("duration_s", "limit s"), ("ram_bytes", "ram MiB"), ("test_loop_count", "loops"),
              ("test_repeat_count", "reps"), ("sequential_test_order", "seq"),
              ("run_test_mask", "mask"), ("sample_interval_ns", "sample"),
              ("check_invariants", "check"))
@@ -351,6 +353,25 @@ def _cell(col: str, v, row=None) -> str:
     if _is_missing(v):
         return "-"
     return _num(_hashable(v))
+
+
+def _seconds(v) -> str:
+    """Seconds as the email shows them, 3 significant digits: 16, 4.51, 0.02 ('-' when missing)."""
+    if _is_missing(v) or not math.isfinite(float(v)):
+        return "-"
+    return f"{float(v):.0f}" if float(v) >= 100 else f"{float(v):.3g}"
+
+
+def ran_text(rows: Sequence) -> str:
+    """The simulated time the runs of one config covered (median ``sim_ns``, in s; a recording's
+    length), marked "(limit)" when they were cut at ``duration_s`` ("(limit k/n)" when k of n were):
+    "4.51" for a run whose test program ended at 4.51 s, "2 (limit)" for one stopped at 2 s."""
+    sim = pd.to_numeric(pd.Series([r.get("sim_ns") for r in rows], dtype=object), errors="coerce")
+    text = _seconds(sim.median() / 1e9) if sim.notna().any() else "-"
+    k = sum(run_end(r) == "limit" for r in rows)
+    if k:
+        text += " (limit)" if k == len(rows) else f" (limit {k}/{len(rows)})"
+    return text
 
 
 def _config_label(row: pd.Series, cols: Iterable[str]) -> str:
@@ -392,13 +413,18 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
     # which config columns vary (and are not implied by a column already shown)
     shown: list[str] = []
     for c in cand:
-        if disp[c].nunique() < 2:
+        if disp[c].nunique() < 2 or c == "duration_s":   # the time each run covered is shown instead
             continue
         if c in _PRESET_FIELDS and c != "threshold_factor" and "kernel" in shown and \
                 disp.groupby("kernel")[c].nunique().max() < 2:
             continue  # the kernel column says it
         shown.append(c)
     constants = [c for c in cand if c not in shown and len(disp) and disp[c].nunique() == 1]
+    # the simulated time the runs covered: in the context line when every run covered the same
+    # time and ended the same way, else a table column (per config)
+    good_recs = good.to_dict("records")
+    ends = {(ran_text([r]).split(" ")[0], run_end(r)) for r in good_recs}
+    ran_column = len(ends) > 1
 
     lines: list[str] = []
     name = df.attrs.get("name")
@@ -419,7 +445,15 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             v = disp[c].iloc[0]
             if v == "-" or (kernel_known and c in _PRESET_FIELDS and c != "threshold_factor"):
                 continue
-            label = {"duration_s": "s simulated", "ncpus": "CPUs", "ram_bytes": "MiB RAM"}.get(c)
+            if c == "duration_s" and not ran_column and ends:
+                secs, end = next(iter(ends))
+                if secs != "-":
+                    traces = all(str(r.get("source")) == "trace" for r in good_recs)
+                    ctx.append(f"{secs} s {'recorded' if traces else 'simulated'}"
+                               + {"limit": " (cut at the duration_s limit)",
+                                  "done": " (test program done)"}.get(end, ""))
+                    continue
+            label = {"duration_s": "s limit", "ncpus": "CPUs", "ram_bytes": "MiB RAM"}.get(c)
             name_ = {"lazy_max_pages_cfg": "lazy_max"}.get(c, c)
             ctx.append(f"{v} {label}" if label else (f"{name_} {v}" if c not in ("platform", "workload") else v))
     nfail = len(bad)
@@ -448,6 +482,7 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             k = int(oom.sum()) if oom is not None else 0
             rec["OOM"] = ("yes" if k == len(sub) else "no" if k == 0 else f"{k}/{len(sub)}")
             rec["runs"] = len(sub)
+            rec["ran"] = ran_text(sub.to_dict("records"))
             recs.append(rec)
         agg = pd.DataFrame(recs)
         # the Pareto front per CPU count, as the trade-off figure marks it (more CPUs make more
@@ -491,6 +526,8 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             table_cols.append((c, head, vals, ">" if c in ("ncpus", "lazy_max_pages_cfg",
                                                             "threshold_factor", "duration_s",
                                                             "ram_bytes", "nr_pages") else "<"))
+        if ran_column:
+            table_cols.append(("ran", "ran s", list(agg["ran"]), ">"))
         if agg["runs"].max() > 1:
             table_cols.append(("runs", "runs", [str(v) for v in agg["runs"]], ">"))
         table_cols += [
@@ -528,6 +565,10 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
                  "lockw = longest vmap_area_lock wait; PF * = on the Pareto front of"
                  " peak/max and p99 (lower is better for both)"
                  + (" among configs with the same CPU count." if by_cpus else ".")]
+        if ran_column:
+            notes.append("ran s = the time the run covered (simulated, or the recording's)"
+                         + ("; (limit) = cut at duration_s before the test program ended."
+                            if any("limit" in v for v in agg["ran"]) else "."))
         if agg["runs"].max() > 1:
             notes.append("Numbers are medians over the runs of each config.")
         if "lazy_max_pages_cfg" in shown:
@@ -580,7 +621,7 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             df_or_result.values() if isinstance(df_or_result, dict) else df_or_result)
         for r in results:
             if getattr(r.config, "source", None) == "trace":
-                lines += textwrap.wrap(f"  (kernel recording: {getattr(r.config, 'path', '?')})", width)
+                lines += recording_lines(r.config, width)
                 continue
             try:
                 lines += run_command(r.config, width)
@@ -603,6 +644,27 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
     return text
 
 
+def recording_lines(cfg, width: int = 72) -> list[str]:
+    """How a reader loads the kernel recording ``cfg`` (a `vmlab.trace.TraceConfig`): a
+    ``load_kernel_run`` line naming it relative to the project (``data/kernel/raw/smp2``, run
+    ``fix_size``), or by its last path components when it lives elsewhere; never an absolute path
+    (it would mean nothing to the reader and show the sender's directories)."""
+    from .paths import shown_path
+
+    path = getattr(cfg, "path", None)
+    name = getattr(cfg, "name", None)
+    if not path:
+        return textwrap.wrap(f"  (kernel recording {name or '?'}; its path is not recorded)", width)
+    p = Path(path)
+    if name and p.name.startswith(f"{name}_trace"):   # <dir>/<run>_trace.txt.gz: the directory form
+        call = f"load_kernel_run({shown_path(p.parent)!r}, run={name!r})"
+    else:
+        call = f"load_kernel_run({shown_path(p)!r})"
+    body = textwrap.wrap(f"kr = {call}", width - 4, break_long_words=True, break_on_hyphens=False)
+    return (["# the kernel recording, in Python:", ">>> from vmlab import load_kernel_run"]
+            + [(">>> " if i == 0 else "... ") + part for i, part in enumerate(body)])
+
+
 def _clip(line: str, width: int) -> str:
     line = line.rstrip()
     return line if len(line) <= width else line[: width - 3] + "..."
@@ -616,4 +678,5 @@ def write_email(text: str, stem) -> Path:
     return path
 
 
-__all__ = ["export_figure", "email_summary", "write_email", "run_command", "wrap_command", "ascii_chart"]
+__all__ = ["export_figure", "email_summary", "write_email", "run_command", "wrap_command", "ascii_chart",
+           "recording_lines"]

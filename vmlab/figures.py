@@ -5,7 +5,7 @@ hikey960 under test_vmalloc.sh stress:
 
 * a sweep of the threshold patch's factor on the 5.0 list allocator ("5.0+threshold", the seed's
   experiment) x CPU count x lazy_max_pages, and 5.0 (always-resched) at the same CPU counts,
-  cached under ``data/sweeps/seed-threshold/``;
+  cached under ``<data>/sweeps/seed-threshold/``;
 * the trade-off figures (memory growth against purge latency and against the lock wait that
   allocators feel; lazy_max_pages from the kernel formula), heatmaps of peak vmap_lazy_nr over
   threshold x CPUs and of purge p99 over threshold x lazy_max_pages (8 CPUs), the time series of
@@ -13,7 +13,9 @@ hikey960 under test_vmalloc.sh stress:
   CPUs and their latency distributions;
 * ``seed-threshold.txt``, the plain-text summary for the mailing list.
 
-Everything goes to ``data/figures/seed-threshold/`` (or ``out``) as PNG, SVG and PDF.
+The figures go to ``<data>/figures/seed-threshold/`` as PNG, SVG and PDF (``<data>`` is
+``$VMLAB_DATA_DIR`` or the checkout's ``data/``; ``$VMLAB_FIGURES_DIR/seed-threshold/`` when that is
+set: `vmlab.paths`). With ``out``, everything goes under ``out`` (the cache in ``out/sweep/``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import SimConfig
-from .sweep import default_root, sweep
+from .paths import figures_dir, sweeps_dir
+from .sweep import sweep
 
 #: The seed's sweep: hikey960, stress, 2 simulated seconds per run.
 SEED_BASE = dict(platform="hikey960", workload="stress", duration_s=2.0)
@@ -86,9 +89,8 @@ def standard_figures(out: str | Path | None = None, workers: int | None = None,
     if duration_s is not None:
         base_kw["duration_s"] = duration_s
     base = SimConfig(**base_kw)
-    root = Path(out) if out is not None else default_root()
-    sweep_dir = root / "sweeps" / name if out is None else root / "sweep"
-    fig_dir = root / "figures" / name if out is None else root
+    sweep_dir = sweeps_dir(name) if out is None else Path(out) / "sweep"
+    fig_dir = figures_dir(name, out)
     command = "vmlab figures" + (f" --out {shlex.quote(str(out))}" if out is not None else "") \
         + (f" --duration {duration_s:g}" if duration_s is not None else "")
     kw = dict(seeds=SEED_SEEDS, name=name, out=sweep_dir, workers=workers, progress=progress)

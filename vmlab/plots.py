@@ -28,6 +28,9 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib import colormaps
 
+from .paths import shown_path
+from .ticks import roomy_log_labels
+
 FIGSIZE = (6.4, 4.0)
 MiB = 1 << 20
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
@@ -63,6 +66,7 @@ _UNITS: dict[str, tuple[str, float, str]] = {
     "purge_walk_share": ("flush-range walk share of purge time", 1.0, "fraction"),
     "wall_s": ("wall time", 1.0, "s"),
     "oom": ("OOM", 1.0, "0/1"),
+    "tests_done": ("test program finished", 1.0, "0/1"),
 }
 
 #: config columns besides the SimConfig fields
@@ -215,6 +219,19 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[~bad.astype(bool)]
 
 
+def run_end(row) -> str | None:
+    """How one run ended, from its summary numbers (a frame row, a dict or a summary Series):
+    "done" (the test program finished), "oom" (memory ran out), "limit" (cut at ``duration_s``
+    before the tests finished), or None when the row does not say (no ``tests_done``)."""
+    oom = row.get("oom")
+    if not _is_missing(oom) and bool(oom):
+        return "oom"
+    done = row.get("tests_done")
+    if _is_missing(done):
+        return None
+    return "done" if bool(done) else "limit"
+
+
 def error_rows(df: pd.DataFrame) -> pd.DataFrame:
     if "error" not in df.columns:
         return df.iloc[0:0]
@@ -337,15 +354,17 @@ def _constant(df: pd.DataFrame, col: str):
 
 
 def _context(df: pd.DataFrame) -> str:
-    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame."""
+    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame ('up to 2 s' when
+    some runs ended before ``duration_s``)."""
     parts = []
     for col in ("platform", "workload"):
         v = _constant(df, col)
         if v is not None:
             parts.append(str(v))
     d = _constant(df, "duration_s")
-    if d is not None:
-        parts.append(f"{float(d):g} s simulated")
+    if d is not None:   # "up to": some runs ended before duration_s (their tests were done)
+        early = any(run_end(r) in ("done", "oom") for r in df.to_dict("records"))
+        parts.append(f"{'up to ' if early else ''}{float(d):g} s simulated")
     return " · ".join(parts)
 
 
@@ -390,12 +409,18 @@ def provenance(data) -> dict[str, str]:
         mvs = sorted({str(getattr(r, "model_version", "")) for r in results} - {""})
         meta["model_version"] = ", ".join(mvs) or MODEL_VERSION
         cfgs = [config_dict(getattr(r, "config", None)) for r in results]
+        for c in cfgs:   # a recording's file: relative to the project, never absolute
+            if isinstance(c.get("path"), str):
+                c["path"] = shown_path(c["path"])
         key = "config" if len(cfgs) == 1 else "configs"
         meta[key] = json.dumps(cfgs[0] if len(cfgs) == 1 else cfgs, default=str, sort_keys=True)
     return meta
 
 
 def _attach(fig: Figure, meta: dict, title: str | None = None):
+    """The last step of every plot function: the provenance into ``fig.vmlab_metadata``, and log
+    axes whose minor tick labels only appear where they have room (`vmlab.ticks`)."""
+    roomy_log_labels(fig)
     cur = dict(getattr(fig, "vmlab_metadata", {}) or {})
     cur.update(meta)
     if title and "title" not in cur:
@@ -553,7 +578,7 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
         ps = _page_size(df)
         sec = ax.secondary_xaxis("top", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
         sec.set_xlabel(f"{column_unit(x)[0]} (MiB, {ps // 1024} KiB pages)", fontsize=8)
-        sec.tick_params(labelsize=7)
+        sec.tick_params(which="both", labelsize=7)
 
     sub_parts = [p for p in (context,) if p]
     nmax = int(pts["n"].max())
@@ -779,7 +804,7 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, agg: str = "media
     ax.set_ylabel(axis_label(y))
     cb = fig.colorbar(im, ax=ax)
     cb.set_label(f"{vtext} ({vunit}), {agg}" if vunit else f"{vtext}, {agg}")
-    cb.ax.tick_params(labelsize=7)
+    cb.ax.tick_params(which="both", labelsize=7)
     ctx = _context(d) if len(d) else ""
     nfail = len(df) - len(d)
     over = [c for c in ("kernel", "policy", "ncpus", "threshold_factor", "lazy_max_pages_cfg",

@@ -21,7 +21,10 @@ Schema
 ``tests`` (one row per test per worker that started it):
     ``test``, ``worker``, ``loops``, ``avg_usec`` (test time over repetitions started, as the module's
     ``Summary:`` line), ``failed``, ``passed``, ``repeat``, ``complete``.
-``summary`` (pandas Series): see `SUMMARY_KEYS`.
+``summary`` (pandas Series): see `SUMMARY_KEYS`. How the run ended: ``sim_ns`` is the simulated
+    time it covered (ns); ``tests_done`` is True when every test_vmalloc worker finished its test
+    program (the run then stops once the purge work is done, before ``duration_s``), ``oom`` when
+    memory ran out (the run stops there); neither means the run was cut at the ``duration_s`` limit.
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ SUMMARY_KEYS = (
     "oom_time_ns", "ops", "sim_ns", "wall_s",
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
-    "purge_walk_share", "events", "ipi_stall_ns",
+    "purge_walk_share", "events", "ipi_stall_ns", "tests_done",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters")
@@ -178,6 +181,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "purge_walk_share": float(real.walk_ns.sum() / real.duration_ns.sum()) if len(real) and real.duration_ns.sum() else np.nan,
         "events": int(S[E.S_EVENTS]),
         "ipi_stall_ns": int(S[E.S_IPI_STALL]),
+        "tests_done": bool(int(S[E.S_WORKERS_DONE]) == nw),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

@@ -20,7 +20,8 @@
   seed and `MODEL_VERSION`: a re-run skips what is on disk, another model version never matches.
   Files are written to a temporary name and renamed, so a sweep killed at any moment (Ctrl-C,
   SIGKILL) loses at most the runs in flight and leaves no partial file; an unreadable file is
-  recomputed. ``out`` defaults to ``data/sweeps/<name>/``.
+  recomputed. ``out`` defaults to `vmlab.paths.sweeps_dir` ``(name)``: ``<data>/sweeps/<name>/``, where
+  ``<data>`` is ``$VMLAB_DATA_DIR`` or the checkout's ``data/``.
 * **Parallelism.** Local worker processes (every core by default) started once per sweep with
   the ``forkserver`` method (``spawn`` where that is missing), which is safe inside Jupyter: the
   workers import vmlab once and receive plain dicts, never notebook-defined functions. With
@@ -48,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SimConfig
+from .paths import data_root, sweeps_dir
 from .result import SUMMARY_KEYS
 from .version import MODEL_VERSION
 
@@ -57,10 +59,9 @@ RESOLVED_FIELDS = ("ncpus", "preempt", "nr_threads", "test_loop_count", "test_re
 GRID_PSEUDO_FIELDS = ("kernel",)
 
 
-def default_root() -> Path:
-    """The project's data/ directory when running from a checkout, else ./data."""
-    here = Path(__file__).resolve().parent.parent
-    return here / "data" if (here / "pyproject.toml").exists() else Path.cwd() / "data"
+#: The data directory (``$VMLAB_DATA_DIR``, else the checkout's ``data/``): `vmlab.paths.data_root`,
+#: under the name this module has always exported.
+default_root = data_root
 
 
 # ------------------------------------------------------------------ describing the runs
@@ -284,7 +285,7 @@ def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=No
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers={workers!r} must be an integer >= 1")
     runs = plan(base, grid, configs, seeds, root_seed)
-    out = Path(out) if out is not None else default_root() / "sweeps" / name
+    out = Path(out) if out is not None else sweeps_dir(name)
     out.mkdir(parents=True, exist_ok=True)
     keys = [r["run_key"] for r in runs]
     cached = load_cached(out, keys)
@@ -327,7 +328,7 @@ def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=No
 GRID_DOC = """\
 A grid file is TOML:
 
-    name = "seed-threshold"      # the sweep's name: data/sweeps/<name>/, data/figures/<name>/
+    name = "seed-threshold"      # the sweep's name: <data>/sweeps/<name>/, <data>/figures/<name>/
     root_seed = 0                # optional: root of the per-run seeds
     [base]                       # SimConfig fields; `kernel` picks SimConfig.for_kernel(...)
     kernel = "5.0+threshold"

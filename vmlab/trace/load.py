@@ -202,7 +202,8 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
     * ``purge_pages_p50``: the median vmap_lazy_nr drop (entry - exit) of the non-empty purges,
       the trace's estimate of pages per purge;
     * ``alloc_failures``: purges called from the allocation-failure path;
-    * ``sim_ns``: start marker to end marker (or to the last event);
+    * ``sim_ns``: start marker to end marker (or to the last event); ``tests_done``: the dmesg has
+      test_vmalloc's ``Summary:`` line of every worker, complete (NaN without a dmesg);
     * ``oom``: an OOM-killer line in the dmesg; ``peak_mem_bytes``: MemTotal - min(MemFree);
     * NaN: ``alloc_p99_ns``, ``lock_wait_max_ns``, ``lock_hold_max_ns``, ``wall_s``,
       ``purge_walk_share``, ``oom_time_ns``; ``ops`` is the number of alloc/free tracepoint events
@@ -413,6 +414,8 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "purge_walk_share": np.nan,
         "events": int(len(w)),
         "ipi_stall_ns": np.nan,
+        # test_vmalloc printed every worker's Summary line: the test program ran to its end
+        "tests_done": bool(tests["complete"].all()) if len(tests) else np.nan,
         # beyond the model's keys
         "purge_calls": int(len(purges)),
         "drains": int(len(drains)),

@@ -27,7 +27,7 @@ model rejects (or a run that fails) shows the message inside the panel; the prev
 
 Where files go: ``out_dir`` when given; else ``$VMLAB_FIGURES_DIR/<dir>``; else
 ``<data>/figures/<dir>``, where ``<dir>`` is ``explore``, ``compare`` or ``sweep-<name>`` and
-``<data>`` is ``$VMLAB_DATA_DIR`` or `vmlab.sweep.default_root` (the checkout's ``data/``). Sweep
+``<data>`` is ``$VMLAB_DATA_DIR`` or the checkout's ``data/`` (`vmlab.paths`). Sweep
 caches go to ``<data>/sweeps/<name>``. Exported figures are the standard email-sized ones (with
 their provenance metadata), not the panel's screen image.
 

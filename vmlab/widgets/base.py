@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import html
 import io
-import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
+from ..paths import data_root, figures_dir, sweeps_dir  # noqa: F401 - re-exported
 from ..platforms import get_platform
 from ..plots import MiB
 
@@ -46,30 +46,8 @@ _CSS = """<style>
 
 
 # ------------------------------------------------------------------------------------ places
-def data_root() -> Path:
-    """``$VMLAB_DATA_DIR``, else the checkout's ``data/`` (`vmlab.sweep.default_root`)."""
-    env = os.environ.get("VMLAB_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    from ..sweep import default_root
-
-    return default_root()
-
-
-def figures_dir(name: str, out_dir: str | Path | None = None) -> Path:
-    """Where a panel or notebook writes its files: ``out_dir``, ``$VMLAB_FIGURES_DIR/<name>`` or
-    ``<data>/figures/<name>``."""
-    if out_dir is not None:
-        return Path(out_dir).expanduser()
-    env = os.environ.get("VMLAB_FIGURES_DIR")
-    if env:
-        return Path(env).expanduser() / name
-    return data_root() / "figures" / name
-
-
-def sweeps_dir(name: str) -> Path:
-    """The parquet cache of a sweep: ``<data>/sweeps/<name>``."""
-    return data_root() / "sweeps" / name
+# data_root, figures_dir and sweeps_dir are `vmlab.paths`'s (re-exported by `vmlab.widgets`): the
+# panels write where `vmlab.sweep`, `vmlab figures` and `vmlab sweep` do.
 
 
 # ------------------------------------------------------------------------------------ helpers

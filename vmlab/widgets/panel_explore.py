@@ -31,6 +31,7 @@ from ..config import (
 )
 from ..platforms import PLATFORMS, get_platform
 from ..plots import MiB, provenance
+from ..ticks import roomy_log_labels
 from .base import (
     _CSS,
     CUSTOM,
@@ -97,6 +98,7 @@ def _tradeoff_marker(ax, history: list[dict], current: dict | None):
     ax.grid(True, alpha=0.3, which="both")
     if xs or ys:
         ax.legend(fontsize=7, loc="best", framealpha=0.9)
+    roomy_log_labels(ax.figure)          # minor tick labels only where they have room
 
 
 

@@ -253,6 +253,7 @@ class SweepPanel(_Panel):
     def export(self, out_dir=None) -> list[Path]:
         """Write the trade-off and heatmap figures, the email text and the grid files."""
         from ..export import email_summary, export_figure, write_email
+        from ..paths import shown_path
 
         if self.df is None:
             raise RuntimeError("nothing to export: run the sweep first")
@@ -271,7 +272,7 @@ class SweepPanel(_Panel):
             p = out / f"{name}-{suffix}.toml"
             p.write_text(text)
             paths.append(p)
-            cmds.append(f"vmlab sweep {p}")
+            cmds.append(f"vmlab sweep {shown_path(p)}")   # no absolute path in the email
         text = email_summary(self.df, command=" && ".join(cmds), title=f"vmlab sweep {name}")
         paths.append(write_email(text, out / name))
         self.exported = paths
