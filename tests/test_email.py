@@ -83,8 +83,8 @@ def test_recording_comparison_shows_the_time_each_run_covered(recording, model_o
 
 def test_a_run_cut_at_the_limit_is_marked(sim):
     base = dict(platform="hikey960", ncpus=2, workload="fix_size", test_loop_count=2000)
-    done = sim(SimConfig.for_kernel("5.1", duration_s=1.0, **base))
-    cut = sim(SimConfig.for_kernel("5.1", duration_s=0.001, **base))
+    done = sim(SimConfig.for_kernel("5.0+threshold", duration_s=1.0, **base))
+    cut = sim(SimConfig.for_kernel("5.0+threshold", duration_s=0.001, **base))
     assert run_end(done.summary) == "done" and run_end(cut.summary) == "limit"
     rows = table(email_summary([done, cut]))
     cells = sorted(r["ran s"] for r in rows)
@@ -109,8 +109,8 @@ def test_figure_subtitle_says_up_to_when_runs_ended_early(sim):
     from vmlab.plots import frame_of, plot_tradeoff
 
     base = dict(platform="hikey960", workload="fix_size", test_loop_count=2000)
-    done = [sim(SimConfig.for_kernel("5.1", ncpus=n, duration_s=1.0, **base)) for n in (1, 2)]
-    cut = [sim(SimConfig.for_kernel("5.1", ncpus=n, duration_s=0.001, **base)) for n in (1, 2)]
+    done = [sim(SimConfig.for_kernel("5.0+threshold", ncpus=n, duration_s=1.0, **base)) for n in (1, 2)]
+    cut = [sim(SimConfig.for_kernel("5.0+threshold", ncpus=n, duration_s=0.001, **base)) for n in (1, 2)]
     assert all(r.summary.tests_done for r in done) and not any(r.summary.tests_done for r in cut)
     title = plot_tradeoff(frame_of(done), label=None).axes[0].get_title()
     assert "up to 1 s simulated" in title

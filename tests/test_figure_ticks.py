@@ -90,7 +90,7 @@ def standard_set(engine_warm, tmp_path_factory):
 
     try:
         mp.setattr(vmlab_export, "export_figure", capture)
-        mp.setattr(vmlab_figures, "SEED_GRID_51", {"kernel": ["5.1"], "threshold_factor": [0.5, 2, 16],
+        mp.setattr(vmlab_figures, "SEED_GRID_THRESHOLD", {"kernel": ["5.0+threshold"], "threshold_factor": [0.5, 2, 16],
                                                    "ncpus": [2, 8, 16], "lazy_max_pages": [None, 8192]})
         mp.setattr(vmlab_figures, "SEED_GRID_50", {"kernel": ["5.0"], "ncpus": [2, 8, 16],
                                                    "lazy_max_pages": [None, 8192]})
@@ -106,7 +106,7 @@ def standard_set(engine_warm, tmp_path_factory):
 
 def test_the_standard_set_is_complete(standard_set):
     stems = {"tradeoff-purge", "tradeoff-lockwait", "heatmap-ncpus", "heatmap-lazymax",
-             "timeseries-5.0", "timeseries-5.1", "latency-cdf"}
+             "timeseries-5.0", "timeseries-5.0+threshold", "timeseries-5.2", "latency-cdf"}
     assert {f"seed-threshold-{s}" for s in stems} | {"sweep-tradeoff-purge", "sweep-tradeoff-lockwait",
                                                      "sweep-heatmap"} == set(standard_set)
     for fig in standard_set.values():
@@ -115,7 +115,8 @@ def test_the_standard_set_is_complete(standard_set):
 
 @pytest.mark.parametrize("stem", ["seed-threshold-tradeoff-purge", "seed-threshold-tradeoff-lockwait",
                                   "seed-threshold-heatmap-ncpus", "seed-threshold-heatmap-lazymax",
-                                  "seed-threshold-timeseries-5.0", "seed-threshold-timeseries-5.1",
+                                  "seed-threshold-timeseries-5.0", "seed-threshold-timeseries-5.0+threshold",
+                                  "seed-threshold-timeseries-5.2",
                                   "seed-threshold-latency-cdf", "sweep-tradeoff-purge",
                                   "sweep-tradeoff-lockwait", "sweep-heatmap"])
 def test_no_tick_labels_overlap(standard_set, stem):

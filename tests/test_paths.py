@@ -13,16 +13,16 @@ from vmlab import figures as vmlab_figures
 from vmlab import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = SimConfig.for_kernel("5.1", platform="hikey960", workload="fix_size", duration_s=0.02)
+TINY = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="fix_size", duration_s=0.02)
 GRID_TOML = """\
 name = "{name}"
 [base]
-kernel = "5.1"
+kernel = "5.0+threshold"
 platform = "hikey960"
 workload = "fix_size"
 duration_s = 0.02
 [grid]
-kernel = ["5.0", "5.1"]
+kernel = ["5.0", "5.0+threshold"]
 ncpus = [1, 2]
 seeds = 1
 """
@@ -118,7 +118,7 @@ def test_cli_sweep_honours_the_data_dir(data_dir, tmp_path, monkeypatch):
 
 def test_cli_figures_honours_the_data_dir(data_dir, monkeypatch):
     # the standard set's code on a small grid (the real one is 168 runs)
-    monkeypatch.setattr(vmlab_figures, "SEED_GRID_51", {"kernel": ["5.1"], "threshold_factor": [1, 4],
+    monkeypatch.setattr(vmlab_figures, "SEED_GRID_THRESHOLD", {"kernel": ["5.0+threshold"], "threshold_factor": [1, 4],
                                                         "ncpus": [2, 8], "lazy_max_pages": [None, 8192]})
     monkeypatch.setattr(vmlab_figures, "SEED_GRID_50", {"kernel": ["5.0"], "ncpus": [2, 8],
                                                         "lazy_max_pages": [None, 8192]})
@@ -146,7 +146,7 @@ def test_panels_honour_the_data_dir(engine_warm, data_dir):
     out = data_dir / "figures" / "sweep-envpanel"
     assert p.export() and all(Path(x).parent == out for x in p.exported)
     text = (out / "envpanel.txt").read_text()          # the grid files, named without the sender's dirs
-    assert "vmlab sweep sweep-envpanel/envpanel-5.1.toml" in text and str(data_dir) not in text
+    assert "vmlab sweep sweep-envpanel/envpanel-5.0+threshold.toml" in text and str(data_dir) not in text
 
     e = explore(duration_s=0.02, workload="fix_size", ncpus=2)
     assert e.error is None

@@ -44,7 +44,9 @@ def test_timeseries_index(res):
 def test_timeseries_columns(res):
     assert list(res.timeseries.columns) == list(TIMESERIES_COLUMNS)
     assert set(TIMESERIES_COLUMNS) == {"vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
-                                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters"}
+                                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
+                                       "mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes",
+                                       "mem_va_obj_bytes", "mem_pt_bytes"}
     for c in TIMESERIES_COLUMNS:
         assert pd.api.types.is_integer_dtype(res.timeseries[c]), c
 

@@ -297,7 +297,7 @@ def test_sweep_panel_error_is_shown(engine_warm, tmp_path):
 def test_overlay_and_breakdown_figures(engine_warm, tmp_path):
     from vmlab.export import export_figure
 
-    ram = (1 << 30) + (40 << 20)
+    ram = 4 << 30
     runs = [simulate(SimConfig.for_kernel(k, duration_s=0.3, ram_bytes=ram)) for k in ("5.0", "5.0+threshold")]
     fig = overlay_timeseries(runs, ["5.0", "5.0+threshold"])
     ax = fig.axes[0]

@@ -372,6 +372,7 @@ class SimConfig:
             E.P_WAKEUP: pl.wakeup_ns, E.P_SLICE: pl.slice_ns, E.P_TOUCH: pl.touch_ns,
             E.P_PCPU_OP: pl.pcpu_op_ns, E.P_RCU_DELAY: pl.rcu_delay_ns,
             E.P_TLB_PAGE: pl.tlb_flush_page_ns, E.P_TLB_CEIL: pl.tlb_ceiling_pages,
+            E.P_PCPU_OBJ: pl.pcpu_obj_bytes,
         }
         for k, v in costs.items():
             P[k] = int(v)

@@ -76,10 +76,14 @@ setting with the kernel line it comes from, and the simplifications below in one
   other tasks' events up to the next sample (they can only queue on its lock or raise
   ``vmap_lazy_nr``), which changes nothing they can observe. A purge still running when the run
   ends is not in the purge table (the time series shows it as ``purge_active``).
-* **Memory.** base + live data pages + (busy + lazy) vmap_area objects + page-table pages: a PTE
-  page for each 2 MiB and a PMD page for each 1 GiB region that ever had a page mapped (the kernel
-  never frees them; lazy areas keep new allocations moving to fresh regions). Above ``ram_bytes``
-  the run stops: OOM.
+* **Memory.** By component (the ``TS_MEM_*`` columns): base + data pages of busy areas + percpu
+  backing of ``pcpu_alloc_test``'s outstanding objects (``pcpu_obj_bytes`` per object and CPU; the
+  chunk vmap areas' own 8 pages per CPU stay in the data term) + ``struct vmap_area`` objects of
+  busy and lazy areas and of purged ones until ``rcu_delay_ns`` after their purge (kfree_rcu;
+  the purge records are the queue) + page-table pages: a PTE page for each 2 MiB and a PMD page for
+  each 1 GiB region that ever had a page mapped (the kernel never frees them; lazy areas keep new
+  allocations moving to fresh regions). Above ``ram_bytes`` the run stops: OOM (checked at each
+  allocation).
 * **Randomness.** One xorshift64* stream per worker, seeded from all 63 bits of the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
 * **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
@@ -182,7 +186,8 @@ P_PCPU_OP = 48
 P_RCU_DELAY = 49
 P_TLB_PAGE = 50
 P_TLB_CEIL = 51
-N_PARAMS = 52
+P_PCPU_OBJ = 52     # bytes of percpu backing per __alloc_percpu object and CPU (pcpu_alloc_test)
+N_PARAMS = 53
 
 POLICY_NO_RESCHED = 0
 POLICY_ALWAYS = 1
@@ -214,7 +219,13 @@ TS_HIGHWATER = 4
 TS_MEM = 5
 TS_PURGE_ACTIVE = 6
 TS_LOCK_WAITERS = 7
-N_TS = 8
+# memory by component (bytes; they add up to TS_MEM)
+TS_MEM_BASE = 8         # the platform's memory in use before the test
+TS_MEM_DATA = 9         # data pages of the areas the test program holds (busy areas)
+TS_MEM_PCPU = 10        # percpu backing of pcpu_alloc_test's outstanding objects
+TS_MEM_VA_OBJ = 11      # struct vmap_area objects: busy, lazy, and purged ones waiting for RCU
+TS_MEM_PT = 12          # kernel page-table pages of the VA ever mapped
+N_TS = 13
 # purge record columns
 PR_START = 0
 PR_END = 1
@@ -341,7 +352,11 @@ G_CACHE_END = 14
 G_CACHED_HOLE = 15
 G_CACHED_ALIGN = 16
 G_PT_PAGES = 17
-N_G = 18
+G_PCPU_OBJS = 18  # pcpu_alloc_test objects outstanding, all workers
+G_RCU_OBJS = 19   # vmap_area objects of purged areas not yet freed by kfree_rcu
+G_RC_H = 20       # ring of (due time, objects) of those, head and length
+G_RC_N = 21
+N_G = 22
 
 # worker state columns (the W array)
 WS_POS = 0
@@ -366,7 +381,9 @@ WS_OP_GUARD = 18
 WS_OP_ALIGN = 19
 WS_OP_DST = 20
 WS_OP_KEY = 21
-N_WS = 22
+WS_PCPU = 22      # pcpu_alloc_test objects this worker holds
+WS_PCPU_SEEN = 23 # ... as last added to G_PCPU_OBJS
+N_WS = 24
 
 # per-task rows of TK
 TK_CPU = 0      # the CPU the task is pinned to
@@ -1331,6 +1348,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                     W[w, WS_OP_DST] = DST_HOLD
                     W[w, WS_SUB] = 0
                     W[w, WS_I] = i + 1
+                    W[w, WS_PCPU] += PCPU_PER_CHUNK
                     TT[w, tpos, TT_LOOPS] += PCPU_PER_CHUNK
                 break
             if tb == T_KVFREE1 or tb == T_KVFREE2:
@@ -1407,6 +1425,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
             if tb == T_PCPU and i == 0:
                 W[w, WS_I] = 1
+                W[w, WS_PCPU] = 0          # free_percpu of every object
                 kind = OP_CPU
                 W[w, WS_OP_SIZE] = PCPU_ALLOCS * c_pcpu
                 break
@@ -1543,9 +1562,22 @@ def _alloc_done(w, t_end, W, TK, hist, hmax, c_map_page, c_touch):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
-def _mem_bytes(base_mem, live_pages, page_size, areas, va_obj, pt_pages):
-    """Memory model (bytes): base + data pages + vmap_area objects + page-table pages."""
-    return base_mem + live_pages * page_size + areas * va_obj + pt_pages * page_size
+def _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit):
+    """Memory model (bytes): base + data pages + percpu backing + vmap_area objects (busy, lazy,
+    waiting for RCU) + page-table pages. The TS_MEM_* columns are the same terms."""
+    return (base_mem + G[G_LIVE_PAGES] * page_size + G[G_PCPU_OBJS] * pcpu_unit
+            + (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj + G[G_PT_PAGES] * page_size)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _rcu_drain(G, PR, npr, t, c_rcu):
+    """kfree_rcu of the vmap_area objects of purges that ended at least c_rcu ns before t: the
+    purge records (in end order) double as the queue; G_RC_H is the first one still pending."""
+    h = G[G_RC_H]
+    while h < npr and PR[PR_END, h] + c_rcu <= t:
+        G[G_RCU_OBJS] -= PR[PR_AREAS, h]
+        h += 1
+    G[G_RC_H] = h
 
 
 @_kernel(U1, I, I)
@@ -1660,6 +1692,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     c_slice = P[P_SLICE]
     c_touch = P[P_TOUCH]
     c_rcu = P[P_RCU_DELAY]
+    pcpu_unit = P[P_PCPU_OBJ] * ncpus
     n_samples = TS.shape[0]
     ntask = nw + 1
     KW = nw                      # the drain_vmap_work kworker
@@ -1745,7 +1778,13 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 TS[isample, TS_BUSY_AREAS] = G[G_BUSY_N]
                 TS[isample, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
                 TS[isample, TS_HIGHWATER] = hwp
-                TS[isample, TS_MEM] = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_PT_PAGES])
+                _rcu_drain(G, PR, npr, t, c_rcu)
+                TS[isample, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
+                TS[isample, TS_MEM_BASE] = base_mem
+                TS[isample, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
+                TS[isample, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
+                TS[isample, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
+                TS[isample, TS_MEM_PT] = G[G_PT_PAGES] * page_size
                 TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
                 TS[isample, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if lock_split else 0)
                 isample += 1
@@ -1784,6 +1823,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
             if pc == W_OP:
                 w = task
                 kind = _next_call(w, t, P, orders, W, H, HD, TT, rng)
+                if W[w, WS_PCPU] != W[w, WS_PCPU_SEEN]:
+                    # percpu objects allocated or freed by the program (pcpu_alloc_test)
+                    G[G_PCPU_OBJS] += W[w, WS_PCPU] - W[w, WS_PCPU_SEEN]
+                    W[w, WS_PCPU_SEEN] = W[w, WS_PCPU]
                 # ---- start the call
                 W[w, WS_OP_KIND] = kind
                 TK[TK_OP0, w] = t
@@ -1852,7 +1895,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             if off1 >= off0:
                                 G[G_PT_PAGES] += _map_tables(pte_bits, off0 >> 9, off1 >> 9)
                                 G[G_PT_PAGES] += _map_tables(pmd_bits, off0 >> 18, off1 >> 18)
-                        mem = _mem_bytes(base_mem, G[G_LIVE_PAGES], page_size, G[G_BUSY_N] + G[G_LAZY_AREAS], va_obj, G[G_PT_PAGES])
+                        _rcu_drain(G, PR, npr, t, c_rcu)
+                        mem = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
                         if mem > G[G_PEAK_MEM]:
                             G[G_PEAK_MEM] = mem
                         if mem > ram:
@@ -2198,6 +2242,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 PR[PR_LAZY_START, npr] = pu_lazy0
                 PR[PR_WORK, npr] = pu_work
                 npr += 1
+                G[G_RCU_OBJS] += nsteal     # __free_vmap_area -> kfree_rcu of each vmap_area
                 if nsteal > 0:
                     _hist_add(hist, hmax, H_PURGE, tt - pu_start)
                 nsteal = 0

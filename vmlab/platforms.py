@@ -60,6 +60,8 @@ class Platform:
     slice_ns: int               #: CFS time slice when a CPU has more than one runnable task
     touch_ns: int               #: the test writing one byte into the area
     pcpu_op_ns: int             #: one __alloc_percpu or free_percpu (pcpu_alloc_test)
+    pcpu_obj_bytes: int         #: percpu backing per pcpu_alloc_test object and CPU, bytes: the mean
+                                #: size (1..PAGE_SIZE/4, ~512 B) plus alignment padding (align 2..2048)
     rcu_delay_ns: int           #: kvfree_rcu: delay until the area is actually vfree'd
 
     def to_dict(self) -> dict:
@@ -111,6 +113,7 @@ HIKEY960 = Platform(
     slice_ns=3_000_000,                # CFS: 6 ms sched_latency shared by two tasks
     touch_ns=20,                       # estimate
     pcpu_op_ns=400,                    # estimate
+    pcpu_obj_bytes=640,                # estimate: ~512 B mean size + ~128 B alignment padding
     rcu_delay_ns=25_000_000,           # KFREE_DRAIN_JIFFIES (HZ/50 = 20 ms) plus a grace period
 )
 
@@ -159,6 +162,7 @@ QEMU_TCG = Platform(
     slice_ns=4_000_000,                # HZ=250 tick
     touch_ns=200,                      # estimate
     pcpu_op_ns=4_000,                  # estimate
+    pcpu_obj_bytes=640,                # estimate: ~512 B mean size + ~128 B alignment padding
     rcu_delay_ns=40_000_000,           # estimate
 )
 
@@ -196,6 +200,7 @@ X86_SERVER = Platform(
     slice_ns=3_000_000,
     touch_ns=10,
     pcpu_op_ns=150,
+    pcpu_obj_bytes=640,                # estimate: ~512 B mean size + ~128 B alignment padding
     rcu_delay_ns=25_000_000,
 )
 

@@ -942,3 +942,52 @@ def __getattr__(name):  # `from vmlab.plots import export_figure` works too
 
 __all__ = ["plot_tradeoff", "plot_timeseries", "plot_heatmap", "plot_latency_cdf", "pareto_front",
            "merge_intervals", "tradeoff_points", "export_figure", "email_summary", "write_email"]
+
+
+# ---------------------------------------------------------------------------------- memory
+#: Legend text of each memory component (`vmlab.result.MEM_COMPONENTS`).
+MEM_LABELS = {"mem_base_bytes": "base (before the test)", "mem_data_bytes": "data pages held",
+              "mem_pcpu_bytes": "percpu (pcpu_alloc_test)", "mem_va_obj_bytes": "vmap_area objects",
+              "mem_pt_bytes": "page tables"}
+
+
+def df_memory(result) -> pd.DataFrame:
+    """Memory by component over time, MiB (index: simulated seconds); columns as `MEM_LABELS`.
+    Empty for a result without the components (e.g. a kernel recording)."""
+    ts = result.timeseries
+    cols = [c for c in MEM_LABELS if c in ts.columns and pd.to_numeric(ts[c], errors="coerce").notna().any()]
+    out = ts[cols].astype(float) / MiB
+    out.index = np.asarray(ts.index, dtype=float) / 1e9
+    out.index.name = "time_s"
+    return out
+
+
+def plot_memory(results, labels=None, ram_bytes: float | None = None, title: str | None = None) -> Figure:
+    """One stacked area plot per run: memory by component (MiB) over simulated time, with the RAM
+    limit dashed when it is in view (``ram_bytes``, default each run's configured RAM)."""
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    labels = list(labels) if labels is not None else [run_label(getattr(r, "config", None)) for r in results]
+    fig = Figure(figsize=(FIGSIZE[0] * min(len(results), 2), FIGSIZE[1]), layout="constrained")
+    axes = fig.subplots(1, len(results), sharey=True, squeeze=False)[0]
+    colors = ["0.8", "#4c72b0", "#dd8452", "#c44e52", "#55a868"]
+    for ax, res, lab in zip(axes, results, labels):
+        df = df_memory(res)
+        if df.empty:
+            ax.text(0.5, 0.5, "no memory components", ha="center", transform=ax.transAxes)
+            continue
+        ax.stackplot(df.index, *[df[c] for c in df.columns], labels=[MEM_LABELS[c] for c in df.columns],
+                     colors=colors[: len(df.columns)], gid="memory_stack")
+        ram = ram_bytes
+        if ram is None and hasattr(getattr(res, "config", None), "resolved"):
+            ram = res.config.resolved().ram_bytes
+        top = float(df.sum(axis=1).max())
+        if ram is not None and ram / MiB <= 1.3 * top:
+            ax.axhline(ram / MiB, color="black", ls="--", lw=1, gid="ram", label=f"RAM {ram / MiB:,.0f} MiB")
+        ax.set_title(lab, fontsize=9)
+        ax.set_xlabel("time (s)")
+        ax.set_ylim(0, None)
+    axes[0].set_ylabel("memory (MiB)")
+    axes[-1].legend(loc="lower right", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig

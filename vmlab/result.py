@@ -7,7 +7,12 @@ Schema
 ``timeseries`` (index ``time_ns``, one row per ``sample_interval_ns``):
     ``vmap_lazy_nr`` (pages), ``lazy_areas``, ``busy_areas`` (allocated, not lazily freed),
     ``live_pages`` (data pages held by the tests), ``va_highwater_pages`` (above VMALLOC_START),
-    ``mem_bytes`` (the memory model), ``purge_active`` (0/1), ``lock_waiters`` (CPUs spinning).
+    ``mem_bytes`` (the memory model), ``purge_active`` (0/1), ``lock_waiters`` (CPUs spinning),
+    and ``mem_bytes`` by component (bytes, they add up to it): ``mem_base_bytes`` (the platform's
+    memory before the test), ``mem_data_bytes`` (data pages of the areas the test program holds),
+    ``mem_pcpu_bytes`` (percpu backing of pcpu_alloc_test's objects), ``mem_va_obj_bytes`` (struct
+    vmap_area objects: busy, lazy, and purged ones waiting for kfree_rcu), ``mem_pt_bytes``
+    (kernel page tables of the VA ever mapped; never freed).
 ``purges`` (one row per ``__purge_vmap_area_lazy`` call, empty ones included):
     ``start_ns``, ``end_ns``, ``duration_ns``, ``walk_ns``, ``flush_ns``, ``free_ns``, ``areas``
     (vmap areas freed), ``entries`` (purge-list entries after at-insert merging), ``pages``,
@@ -43,15 +48,39 @@ SUMMARY_KEYS = (
     "oom_time_ns", "ops", "sim_ns", "wall_s",
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
-    "purge_walk_share", "events", "ipi_stall_ns", "tests_done",
+    "purge_walk_share", "events", "ipi_stall_ns", "tests_done", "oom_eta_s",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
-                      "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters")
+                      "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
+                      "mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes", "mem_va_obj_bytes",
+                      "mem_pt_bytes")
+#: The memory components of ``timeseries``; they add up to ``mem_bytes``.
+MEM_COMPONENTS = ("mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes", "mem_va_obj_bytes", "mem_pt_bytes")
 PURGE_COLUMNS = ("start_ns", "end_ns", "duration_ns", "walk_ns", "flush_ns", "free_ns", "areas",
                  "entries", "pages", "yields", "max_lock_hold_ns", "cpu", "trigger", "lazy_nr_start",
                  "work_ns")
 LATENCY_KINDS = ("alloc", "free", "lock_wait", "lock_hold", "purge")
 TRIGGERS = ("free", "alloc_fail", "drain")
+
+
+def oom_eta_s(ts: pd.DataFrame, ram_bytes: float, oom: bool = False) -> float:
+    """Simulated seconds until ``mem_bytes`` would reach ``ram_bytes`` at the run's final growth
+    rate: a least-squares slope over the last third of the samples (bytes per second), projected
+    from the last sample. 0 after an OOM; inf when memory is flat or shrinking at the end (or there
+    are fewer than 3 samples); NaN without a memory series (a recording without meminfo)."""
+    if oom:
+        return 0.0
+    if "mem_bytes" not in ts or ts["mem_bytes"].isna().all():
+        return float("nan")
+    m = ts["mem_bytes"].dropna()
+    if len(m) < 3:
+        return float("inf")
+    tail = m.iloc[-max(3, len(m) // 3):]
+    t = tail.index.to_numpy(dtype=np.float64) / 1e9
+    slope = float(np.polyfit(t, tail.to_numpy(dtype=np.float64), 1)[0])
+    if not slope * (t[-1] - t[0]) >= 1.0:      # less than a byte over the tail: flat
+        return float("inf")
+    return max(0.0, (float(ram_bytes) - float(m.iloc[-1])) / slope)
 
 
 @dataclass
@@ -119,7 +148,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
     ts = pd.DataFrame(TS, columns=list(TIMESERIES_COLUMNS))
     ts.index = pd.Index(np.arange(len(ts), dtype=np.int64) * interval, name="time_ns")
     for c in ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages", "va_highwater_pages",
-              "mem_bytes", "purge_active", "lock_waiters"):
+              "mem_bytes", "purge_active", "lock_waiters") + MEM_COMPONENTS:
         ts[c] = ts[c].astype(np.int64)
 
     n = PR.shape[1]
@@ -182,6 +211,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "events": int(S[E.S_EVENTS]),
         "ipi_stall_ns": int(S[E.S_IPI_STALL]),
         "tests_done": bool(int(S[E.S_WORKERS_DONE]) == nw),
+        "oom_eta_s": oom_eta_s(ts, resolved.ram_bytes, bool(S[E.S_OOM])),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

@@ -10,7 +10,8 @@ Approximations (the engine's docstring repeats them where they are coded):
 
 * ``pcpu_alloc_test`` does not model the percpu allocator. Its 35 000 ``__alloc_percpu`` calls are
   charged as CPU time (``pcpu_op_ns`` each), and every 1 000 allocations the test maps one new
-  percpu chunk as a vmap area of ``8 * ncpus`` pages, held until the test frees everything.
+  percpu chunk as a vmap area of ``8 * ncpus`` pages, held until the test frees everything. Their
+  memory is ``pcpu_obj_bytes`` per object and CPU (the ``mem_pcpu_bytes`` component).
 * ``kvfree_rcu_1_arg_vmalloc_test`` / ``kvfree_rcu_2_arg_vmalloc_test``: the vfree happens
   ``rcu_delay_ns`` after the call (grace period plus kfree_rcu batching), executed by the same
   worker at its next operation rather than by an RCU kworker. Areas still pending when the test

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..result import LATENCY_KINDS, PURGE_COLUMNS, SUMMARY_KEYS, TIMESERIES_COLUMNS
+from ..result import LATENCY_KINDS, PURGE_COLUMNS, SUMMARY_KEYS, TIMESERIES_COLUMNS, oom_eta_s
 from .errors import TraceWarning
 from .events import _CALLER_TRIGGER, PURGE_TRIGGERS, _base_func
 from .ftrace import read_ftrace
@@ -414,6 +414,9 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "purge_walk_share": np.nan,
         "events": int(len(w)),
         "ipi_stall_ns": np.nan,
+        # the recording's own trend toward its MemTotal (meminfo samples), like the model's
+        "oom_eta_s": oom_eta_s(ts, memtotal_kb * 1024.0 if memtotal_kb else np.nan, oom is True)
+        if "mem_bytes" in ts and ts["mem_bytes"].notna().any() else np.nan,
         # test_vmalloc printed every worker's Summary line: the test program ran to its end
         "tests_done": bool(tests["complete"].all()) if len(tests) else np.nan,
         # beyond the model's keys
