@@ -24,7 +24,11 @@
   ``<data>`` is ``$VMLAB_DATA_DIR`` or the checkout's ``data/``.
 * **Parallelism.** Local worker processes (every core by default) started once per sweep with
   the ``forkserver`` method (``spawn`` where that is missing), which is safe inside Jupyter: the
-  workers import vmlab once and receive plain dicts, never notebook-defined functions. With
+  workers import vmlab once and receive plain dicts, never notebook-defined functions, and they
+  never re-import the caller's ``__main__``: a script without an ``if __name__ == "__main__":``
+  guard, code piped to ``python -`` and ``python -c`` work as a notebook does. A worker that dies
+  (killed, out of memory, a crash in native code) stops the sweep with `SweepWorkerDied`, which
+  names the configs it was running; a run that raises is an error row with its traceback. With
   ``client=`` (a ``dask.distributed.Client``) or ``scheduler="tcp://host:port"`` the same runs go to
   a Dask cluster. ``workers=1`` runs in this process.
 * **Progress.** A ``tqdm.auto`` bar (notebook or terminal); ``progress=False`` turns it off.
@@ -41,7 +45,11 @@ import os
 import time
 import traceback
 import zlib
+import contextlib
+import multiprocessing.spawn as mp_spawn
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable
 
@@ -222,6 +230,54 @@ def load_cached(out: Path, keys: Iterable[str] | None = None) -> dict[str, dict]
 
 
 # ------------------------------------------------------------------ executors
+class SweepWorkerDied(RuntimeError):
+    """A sweep worker process ended abruptly (killed, out of memory, a native crash): ``configs``
+    are the configs (dicts) it and its siblings were running; their rows were not written."""
+
+    def __init__(self, configs: list[dict], cause: BaseException | None = None):
+        self.configs = configs
+        lines = [f"a sweep worker process died ({cause or 'no reason given'}) while running "
+                 f"{len(configs)} config(s); finished runs are cached, re-run the sweep to resume:"]
+        for c in configs[:5]:
+            keys = ("platform", "ncpus", "policy", "threshold_factor", "workload", "duration_s", "seed")
+            lines.append("  " + ", ".join(f"{k}={c.get(k)!r}" for k in keys if k in c))
+        if len(configs) > 5:
+            lines.append(f"  ... and {len(configs) - 5} more")
+        lines.append("a run that raises is recorded with its traceback instead; a dying worker usually "
+                     "means the machine ran out of memory or the process was killed")
+        super().__init__("\n".join(lines))
+
+
+_MAIN_FREE = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_free_spawn():
+    """While vmlab starts its own workers, their preparation data omits the parent's ``__main__``.
+
+    forkserver and spawn children normally re-import the parent's main script (as
+    ``__mp_main__``) so that functions defined there unpickle. vmlab's workers only run
+    `run_one` on plain dicts, so they need nothing from it; re-importing it would re-run a script
+    that has no ``if __name__ == "__main__":`` guard (which then starts a sweep inside the worker
+    and breaks the pool), and code from ``python -`` has no file to import at all. Only processes
+    started inside this block, by this module, are affected.
+    """
+    with _MAIN_FREE:
+        orig = mp_spawn.get_preparation_data
+
+        def without_main(name):
+            d = orig(name)
+            d.pop("init_main_from_path", None)
+            d.pop("init_main_from_name", None)
+            return d
+
+        mp_spawn.get_preparation_data = without_main
+        try:
+            yield
+        finally:
+            mp_spawn.get_preparation_data = orig
+
+
 def _mp_context():
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
@@ -240,18 +296,28 @@ def _iter_local(payloads, workers):
             yield run_one(p)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
-        pending = set()
+        pending: dict = {}          # future -> payload
+
+        def submit(batch):
+            # workers start on submit (3.11 spawns them on demand): keep __main__ out of them
+            with _main_free_spawn():
+                for p in batch:
+                    pending[ex.submit(run_one, p)] = p
+
         it = iter(payloads)
         try:
             # keep at most 2 runs per worker queued, so an interrupt loses little
-            for p in itertools.islice(it, 2 * workers):
-                pending.add(ex.submit(run_one, p))
+            submit(itertools.islice(it, 2 * workers))
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield f.result()
-                for p in itertools.islice(it, len(done)):
-                    pending.add(ex.submit(run_one, p))
+                    try:
+                        row = f.result()
+                    except BrokenProcessPool as e:
+                        raise SweepWorkerDied([pending[g]["config"] for g in pending], e) from e
+                    del pending[f]
+                    yield row
+                submit(itertools.islice(it, len(done)))
         except BaseException:
             for f in pending:
                 f.cancel()
