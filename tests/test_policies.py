@@ -1,7 +1,7 @@
 """The purge policies, compared on one workload and seed with only the policy (or one knob) changed.
 
 facts 1.4: no-resched (< 4.10) never drops vmap_area_lock in the free loop; always-resched
-(763b218ddfaf, 4.10-5.0) calls cond_resched_lock after every area; threshold (5.2; the seed's 5.0+threshold) only while
+(763b218ddfaf, 4.10-5.1) calls cond_resched_lock after every area; threshold (5.2; the seed's 5.0+threshold) only while
 vmap_lazy_nr < threshold_factor x lazy_max_pages.
 """
 from __future__ import annotations
