@@ -23,7 +23,8 @@
   recomputed. ``out`` defaults to ``data/sweeps/<name>/``.
 * **Parallelism.** Local worker processes (every core by default) started once per sweep with
   the ``forkserver`` method (``spawn`` where that is missing), which is safe inside Jupyter: the
-  workers import vmlab once and receive plain dicts, never notebook-defined functions. With
+  workers import vmlab once and receive plain dicts, never notebook-defined functions.
+  ``executor=`` (e.g. `local_executor`) reuses a pool the caller keeps open across sweeps. With
   ``client=`` (a ``dask.distributed.Client``) or ``scheduler="tcp://host:port"`` the same runs go to
   a Dask cluster. ``workers=1`` runs in this process.
 * **Progress.** A ``tqdm.auto`` bar (notebook or terminal); ``progress=False`` turns it off.
@@ -31,6 +32,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -233,12 +235,23 @@ def _mp_context():
     return mp.get_context("spawn")
 
 
-def _iter_local(payloads, workers):
-    if workers == 1:
+def local_executor(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes as `sweep` starts them (forkserver, vmlab preloaded).
+
+    Pass it as ``sweep(..., executor=pool)`` to reuse it over many small sweeps (starting the
+    workers costs about a second each, as they load the compiled engine); close it yourself.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+
+
+def _iter_local(payloads, workers, executor=None):
+    if workers == 1 and executor is None:
         for p in payloads:
             yield run_one(p)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
+    own = executor is None
+    with (local_executor(workers) if own else contextlib.nullcontext(executor)) as ex:
+        workers = getattr(ex, "_max_workers", workers)   # queue depth follows the pool size
         pending = set()
         it = iter(payloads)
         try:
@@ -254,7 +267,8 @@ def _iter_local(payloads, workers):
         except BaseException:
             for f in pending:
                 f.cancel()
-            ex.shutdown(wait=False, cancel_futures=True)
+            if own:
+                ex.shutdown(wait=False, cancel_futures=True)
             raise
 
 
@@ -277,7 +291,8 @@ def _iter_dask(payloads, client=None, scheduler=None):
 def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=None, seeds: int = 1,
           name: str = "sweep", root_seed: int = 0, out: str | Path | None = None,
           workers: int | None = None, client=None, scheduler: str | None = None,
-          progress: bool = True, retry_errors: bool = False, command: str | None = None) -> pd.DataFrame:
+          progress: bool = True, retry_errors: bool = False, command: str | None = None,
+          executor=None) -> pd.DataFrame:
     """Run (or load from the cache) every run of the sweep; one row per run. See the module doc."""
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"name={name!r} must be a plain directory name")
@@ -303,7 +318,7 @@ def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=No
         if client is not None or scheduler is not None:
             it = _iter_dask(todo, client, scheduler)
         else:
-            it = _iter_local(todo, workers or os.cpu_count() or 1)
+            it = _iter_local(todo, workers or os.cpu_count() or 1, executor)
         bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"sweep {name}",
                    unit="run", disable=not progress)
         try:
