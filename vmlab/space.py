@@ -160,12 +160,12 @@ def _range_dim(name: str, spec: tuple, base: SimConfig) -> Dim:
         low, high = int(low), int(high)
     else:
         low, high = float(low), float(high)
+    _check(base, name, low, "range low")
+    _check(base, name, high, "range high")
     log = name in LOG_FIELDS
     if log and low <= 0:
         raise SpaceError(f"space field {name!r} is searched on a log scale: its range {spec!r} must "
                          f"be above 0")
-    _check(base, name, low, "range low")
-    _check(base, name, high, "range high")
     return Dim(name, kind, low, high, log)
 
 
