@@ -442,6 +442,12 @@ class Finding:
         return self.text
 
 
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
 def dominates_default(df: pd.DataFrame) -> Finding:
     """Did the search find a setting better than the kernel default on every objective at some
     ``by`` value (e.g. CPU count)? `Finding.text` says which, or that none was found."""
@@ -450,9 +456,9 @@ def dominates_default(df: pd.DataFrame) -> Finding:
     by = list(df.attrs.get("by") or [])
     lines = []
     for _, r in table.iterrows():
-        where = ", ".join(f"{k}={r[k]}" for k in by) or "all"
+        where = ", ".join(f"{k}={_fmt(r[k])}" for k in by) or "all"
         if r["dominates"]:
-            setting = ", ".join(f"{f}={r[f]}" for f in df.attrs["space"])
+            setting = ", ".join(f"{f}={_fmt(r[f])}" for f in df.attrs["space"])
             change = ", ".join(f"{o} {-100 * r[o + '_gain'] if dd == 'min' else 100 * r[o + '_gain']:+.0f}%"
                                for o, dd in zip(names, df.attrs["directions"]))
             lines.append(f"{where}: trial {int(r['trial'])} ({setting}) dominates the kernel default "
