@@ -64,6 +64,8 @@ def sensitivity_of(fn: Callable[[pd.DataFrame], object], space, method: str = "s
     from SALib.sample import morris as morris_s, sobol as sobol_s
 
     _check_n(method, n)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpaceError(f"seed={seed!r} must be an integer >= 0")
     sp = space if isinstance(space, Space) else Space.parse(space, base)
     problem = _problem(sp)
     if method == "sobol":
@@ -80,7 +82,8 @@ def sensitivity_of(fn: Callable[[pd.DataFrame], object], space, method: str = "s
         raise ValueError(f"{int(bad.sum())} of {len(Y)} samples have no {output} value (first: {first}); "
                          f"Sobol and Morris need every point: narrow the space or pick another output")
     if method == "sobol":
-        r = sobol_a.analyze(problem, Y, calc_second_order=False, seed=seed)
+        # SALib's Sobol analysis seeds its bootstrap only `if seed:`, so 0 would not be reproducible
+        r = sobol_a.analyze(problem, Y, calc_second_order=False, seed=seed + 1)
         df = pd.DataFrame({"S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]},
                           index=pd.Index(sp.names, name="field"))
     else:
