@@ -78,7 +78,7 @@ def sensitivity_of(fn: Callable[[pd.DataFrame], object], space, method: str = "s
         raise ValueError(f"fn returned {len(Y)} values for {len(X)} samples")
     bad = ~np.isfinite(Y)
     if bad.any():
-        first = X[bad].iloc[0].to_dict()
+        first = X[bad].head(1).to_dict("records")[0]
         raise ValueError(f"{int(bad.sum())} of {len(Y)} samples have no {output} value (first: {first}); "
                          f"Sobol and Morris need every point: narrow the space or pick another output")
     if method == "sobol":
