@@ -347,3 +347,32 @@ def test_cli_bad_file_one_line_exit_2(tmp_path, body, needle):
 def test_cli_missing_file(tmp_path):
     p = vmlab_cli("optimize", str(tmp_path / "nosuch.toml"))
     assert p.returncode == 2 and "nosuch.toml" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ TPE, choices, max, Dask
+def test_tpe_with_a_choice_and_a_maximised_objective(tmp_path, engine_warm):
+    kw = dict(base=BASE.replace(ncpus=2), space={"threshold_factor": (0.5, 16.0),
+                                                "policy": ["threshold", "always-resched"]},
+              objectives=["purge_p99_ns", "max:ops"], n_trials=6, seed=1, workers=1, progress=False,
+              batch_size=3, sampler="tpe")
+    df = optimize(**kw, out=tmp_path / "a")
+    assert df.attrs["directions"] == ["min", "max"] and len(df) == 6
+    assert set(df.policy) <= {"threshold", "always-resched"}
+    vals = df[["purge_p99_ns", "ops"]].to_numpy(float)
+    ok = np.isfinite(vals).all(axis=1)
+    for i in np.flatnonzero(df.pareto):
+        assert not any(_dominates(vals[j], vals[i], ["min", "max"]) for j in np.flatnonzero(ok))
+    for i in np.flatnonzero(~df.pareto.to_numpy() & ok):
+        assert any(_dominates(vals[j], vals[i], ["min", "max"]) for j in np.flatnonzero(df.pareto))
+    pd.testing.assert_frame_equal(df, optimize(**kw, out=tmp_path / "b"))
+
+
+def test_dask_client_and_scheduler_address_give_the_same_trials(small, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = _run(tmp_path / "client", client=client, workers=None)
+        again = _run(tmp_path / "addr", scheduler=cluster.scheduler_address, workers=None)
+    pd.testing.assert_frame_equal(small, remote)
+    pd.testing.assert_frame_equal(small, again)
