@@ -19,3 +19,9 @@ from .calibrate import calibrate, compare  # noqa: E402
 
 __all__ += ["KernelRun", "TraceParseError", "load_kernel_run", "read_ftrace", "read_test_summary", "calibrate",
             "compare"]
+
+# Policy lab (issue 12): Pareto search and sensitivity over SimConfig fields, via the sweep cache.
+from .optimize import optimize, dominates_default, proposals  # noqa: E402
+from .sensitivity import sensitivity, sensitivity_of  # noqa: E402
+
+__all__ += ["optimize", "dominates_default", "proposals", "sensitivity", "sensitivity_of"]

@@ -4,6 +4,9 @@
   its summary printed.
 * ``vmlab sweep GRID.toml [--out DIR] [--workers N] [--scheduler tcp://...]``: a sweep from a grid
   file (format: `vmlab.sweep.GRID_DOC`); writes the parquet dataset, the figures and the email text.
+* ``vmlab optimize FILE.toml [--out DIR] [--workers N] [--scheduler tcp://...] [--n-trials N]``: a
+  Pareto search from an optimisation file (format: `vmlab.optimize.OPTIMIZE_DOC`); writes the
+  trials (parquet, CSV), the Pareto figure and the email text with the proposed settings.
 * ``vmlab figures``: the main job, the seed's standard figure set (`vmlab.figures`).
 
 Without ``--out``, sweep caches go to ``<data>/sweeps/<name>/`` and figures to
@@ -108,6 +111,28 @@ def cmd_sweep(a) -> int:
     return 1 if bad == len(df) else 0
 
 
+def cmd_optimize(a) -> int:
+    from .figures import optimize_outputs
+    from .optimize import dominates_default, load_optimize_file, optimize
+
+    kw = load_optimize_file(a.file)
+    name = kw["name"]
+    if a.n_trials is not None:
+        kw["n_trials"] = a.n_trials
+    if a.out:
+        data_dir, fig_dir = Path(a.out) / "optimize", Path(a.out)
+    else:
+        data_dir, fig_dir = None, Path(_data_root()) / "figures" / name
+    command = "vmlab optimize " + " ".join(shlex.quote(x) for x in sys.argv[2:])
+    df = optimize(**kw, out=data_dir, workers=a.workers, scheduler=a.scheduler, progress=not a.quiet)
+    df.attrs["command"] = command
+    print(f"{len(df)} trials, {int(df.pareto.sum())} on the front, in {df.attrs['out']}")
+    print(dominates_default(df).text)
+    for p in optimize_outputs(df, fig_dir, name, command=command):
+        print(p)
+    return 0
+
+
 def cmd_figures(a) -> int:
     from .figures import standard_figures
 
@@ -190,6 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", help="run on a Dask cluster at this address (tcp://host:port)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
+
+    op = sub.add_parser("optimize", help="Pareto search from a TOML file; writes trials, figure, email text")
+    op.add_argument("file", help="a TOML optimisation file (see data/grids/optimize-smoke.toml)")
+    op.add_argument("--out", help="put the study, runs, trials, figure and email text under this directory")
+    op.add_argument("--workers", type=_positive_int, help="local worker processes (default: every core)")
+    op.add_argument("--scheduler", help="run on a Dask cluster at this address (tcp://host:port)")
+    op.add_argument("--n-trials", dest="n_trials", type=_positive_int, help="trials per group (overrides the file)")
+    op.add_argument("--quiet", action="store_true", help="no progress bar")
+    op.set_defaults(func=cmd_optimize)
 
     f = sub.add_parser("figures", help="the main job: the seed's standard figure set")
     f.add_argument("--out", help="write under this directory instead of data/")

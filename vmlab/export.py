@@ -6,6 +6,9 @@
 * `email_summary(df_or_result)` returns the text to paste into a list thread, no line wider than 72
   columns: a table of the key numbers per config, an ASCII chart of the trade-off whose points are
   the table's key letters, failed runs, the command that reproduces it, and the model version.
+* `optimize_email(df)` is the same for a `vmlab.optimize` result: its `proposal_section` proposes
+  a setting per CPU count (per ``by`` value), each with its change on every objective against the
+  kernel default and the ``vmlab run`` command that reproduces it.
 * `write_email(text, stem)` writes it as ``<stem>.txt`` beside the figures.
 """
 from __future__ import annotations
@@ -22,9 +25,11 @@ import pandas as pd
 
 from .plots import (
     short_number,
+    _group_text,
     _hashable,
     _is_missing,
     _sort_key,
+    column_unit,
     config_dict,
     error_rows,
     frame_of,
@@ -665,6 +670,118 @@ def recording_lines(cfg, width: int = 72) -> list[str]:
             + [(">>> " if i == 0 else "... ") + part for i, part in enumerate(body)])
 
 
+# ---------------------------------------------------------------------------------- optimisation text
+def _objective_value(col: str, v) -> str:
+    _, f, unit = column_unit(col)
+    if _is_missing(v) or not math.isfinite(float(v)):
+        return "-"
+    s = _short(float(v) * f)
+    return f"{s} {unit}" if unit and unit not in ("×", "count") else s
+
+
+def _change(gain: float, direction: str) -> str:
+    """The objective's relative change in percent, from its gain (see `vmlab.optimize.gains`)."""
+    if _is_missing(gain) or not math.isfinite(gain):
+        return "n/a"
+    return f"{(-gain if direction == 'min' else gain) * 100:+.0f}%"
+
+
+def _setting_text(field: str, v) -> str:
+    if field == "lazy_max_pages" and _is_missing(v):
+        return "lazy_max_pages from the kernel formula"
+    return f"{field} {_num(_hashable(v)) if not _is_missing(v) else 'default'}"
+
+
+def proposal_section(df: pd.DataFrame, width: int = 72) -> list[str]:
+    """"Proposed setting per CPU count" (per ``by`` value) of a `vmlab.optimize` frame, as lines.
+
+    Each group: the proposed setting (`vmlab.optimize.proposals`: a trial that dominates the
+    kernel default when there is one, else the front's least-worse trade-off), each objective
+    against the kernel default with its change, and the ``vmlab run`` command that reproduces the
+    proposal's run (`run_command`). No line is wider than ``width``.
+    """
+    from .config import SimConfig
+    from .optimize import proposals
+
+    table = proposals(df)
+    names, dirs = list(df.attrs["objectives"]), list(df.attrs["directions"])
+    by, fields = list(df.attrs.get("by") or []), list(df.attrs["space"])
+    base = dict(df.attrs["base"])
+    per = "CPU count" if by == ["ncpus"] else ", ".join(by)
+    lines = [f"Proposed setting per {per}" if by else "Proposed setting"]
+    defaults = df.attrs.get("kernel_default") or [{}]
+    dtext = ", ".join(_setting_text(f, defaults[0].get(f)) for f in fields)
+    lines += textwrap.wrap(f"Against the kernel default ({dtext}); each objective is shown as "
+                           f"proposal vs default (change), "
+                           + ("lower is better." if set(dirs) == {"min"} else "direction as marked."),
+                           width)
+    labw = min(36, max(len(column_unit(o)[0]) + (6 if d == "max" else 0) for o, d in zip(names, dirs)))
+    for _, r in table.iterrows():
+        lines.append("")
+        where = ", ".join(_group_text(k, r[k]) for k in by) or "all trials"
+        if _is_missing(r["trial"]):
+            lines += textwrap.wrap(f"{where}: no finished trial", width)
+            continue
+        setting = ", ".join(_setting_text(f, r[f]) for f in fields)
+        lines += textwrap.wrap(f"{where}: {setting}", width, subsequent_indent="  ")
+        n_all = int(_group_mask(df, by, r).sum())
+        verdict = (f"dominates the kernel default ({int(r['n_dominating'])} of {n_all} trials do)"
+                   if r["dominates"] else "no trial dominates the kernel default; the closest trade-off:")
+        lines += textwrap.wrap(verdict, width, initial_indent="  ", subsequent_indent="  ")
+        for o, d in zip(names, dirs):
+            lab = column_unit(o)[0] + (" (max)" if d == "max" else "")
+            lines.append(_clip(f"  {lab:<{labw}} {_objective_value(o, r[o])} vs "
+                               f"{_objective_value(o, r[o + '_default'])} ({_change(r[o + '_gain'], d)})", width))
+        row = df[(df.trial == r["trial"]) & _group_mask(df, by, r)].iloc[0]
+        cfg = SimConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in base.items()})
+        cfg = cfg.replace(**{k: (None if _is_missing(r[k]) else _plain(r[k])) for k in by},
+                          **{f: (None if _is_missing(row[f]) else _plain(row[f])) for f in fields},
+                          seed=int(row["seed"]))
+        lines += ["  " + ln if not ln.startswith(" ") else ln for ln in run_command(cfg, width - 2)]
+    if int(df.attrs.get("seeds", 1)) > 1:
+        lines += [""] + textwrap.wrap(f"Objectives are medians of {df.attrs['seeds']} runs; each command "
+                                      f"reproduces the first.", width)
+    return [_clip(ln, width) for ln in lines]
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _group_mask(df: pd.DataFrame, by: list[str], r) -> pd.Series:
+    m = pd.Series(True, index=df.index)
+    for k in by:
+        m &= df[k].isna() if _is_missing(r[k]) else (df[k] == r[k])
+    return m
+
+
+def optimize_email(df: pd.DataFrame, command: str | None = None, title: str | None = None,
+                   width: int = 72) -> str:
+    """The plain-text email of a `vmlab.optimize` run: context, `proposal_section`, the command
+    that reproduces the search, and the model version; no line wider than ``width``."""
+    a = df.attrs
+    lines = textwrap.wrap(title or f"vmlab optimize {a.get('name', '')}".strip(), width) or [""]
+    base = a.get("base") or {}
+    ctx = [str(base[k]) for k in ("platform", "workload") if base.get(k)]
+    if base.get("duration_s"):
+        ctx.append(f"{float(base['duration_s']):g} s simulated")
+    failed = int(df[list(a["objectives"])].isna().any(axis=1).sum()) if len(df) else 0
+    ctx.append(f"{len(df)} trials" + (f" ({failed} failed or without a value)" if failed else "")
+               + f", {a.get('sampler', '?')} seed {a.get('seed', '?')}")
+    lines += textwrap.wrap(", ".join(ctx), width)
+    lines += textwrap.wrap("objectives: " + ", ".join(
+        ("max " if d == "max" else "") + o for o, d in zip(a["objectives"], a["directions"])), width)
+    lines += textwrap.wrap(f"model_version {a.get('model_version', MODEL_VERSION)} (vmlab {__version__})", width)
+    lines.append("")
+    lines += proposal_section(df, width)
+    lines.append("")
+    lines.append("Reproduce the search with:")
+    cmd = command or a.get("command")
+    lines += wrap_command(cmd, width) if cmd else textwrap.wrap(
+        f"  vmlab.optimize(..., name={a.get('name')!r}, seed={a.get('seed')}) (command not recorded)", width)
+    return "\n".join(_clip(ln, width) for ln in lines).rstrip() + "\n"
+
+
 def _clip(line: str, width: int) -> str:
     line = line.rstrip()
     return line if len(line) <= width else line[: width - 3] + "..."
@@ -679,4 +796,4 @@ def write_email(text: str, stem) -> Path:
 
 
 __all__ = ["export_figure", "email_summary", "write_email", "run_command", "wrap_command", "ascii_chart",
-           "recording_lines"]
+           "recording_lines", "proposal_section", "optimize_email"]

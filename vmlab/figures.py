@@ -1,4 +1,5 @@
-"""The standard figure sets: for any sweep (``vmlab sweep``) and the seed's (``vmlab figures``).
+"""The standard figure sets: for any sweep (``vmlab sweep``), an optimisation (``vmlab optimize``)
+and the seed's (``vmlab figures``).
 
 `standard_figures` is the main job (``make figures``). It reproduces the seed's argument on
 hikey960 under test_vmalloc.sh stress:
@@ -72,6 +73,25 @@ def sweep_outputs(df: pd.DataFrame, fig_dir: Path, name: str, command: str | Non
     if email:
         text = email_summary(df, command=command, title=f"vmlab sweep {name}")
         paths.append(write_email(text, fig_dir / name))
+    return paths
+
+
+def optimize_outputs(df: pd.DataFrame, fig_dir: Path, name: str, command: str | None = None) -> list[Path]:
+    """The files of one `vmlab.optimize` run: ``<name>-trials.parquet`` and ``.csv`` (one row per
+    trial), the Pareto figure ``<name>-pareto`` (PNG, SVG, PDF) and the email text ``<name>.txt``
+    (`vmlab.export.optimize_email`). Returns the paths."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from .export import export_figure, optimize_email, write_email
+    from .plots import plot_pareto
+
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths = [fig_dir / f"{name}-trials.parquet", fig_dir / f"{name}-trials.csv"]
+    df.to_parquet(paths[0], index=False)
+    df.to_csv(paths[1], index=False)
+    paths += export_figure(plot_pareto(df), fig_dir / f"{name}-pareto", metadata={"optimize": name})
+    paths.append(write_email(optimize_email(df, command=command), fig_dir / name))
     return paths
 
 

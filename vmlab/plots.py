@@ -1,4 +1,4 @@
-"""The standard figures: trade-off, time series, heat map, latency CDF.
+"""The standard figures: trade-off, time series, heat map, latency CDF, Pareto front, sensitivity.
 
 Every function takes tidy data (a sweep DataFrame or a `Result`), draws on ``ax`` when given
 (otherwise on a new email-sized `matplotlib.figure.Figure`, never through pyplot, so no global
@@ -262,6 +262,35 @@ def pareto_front(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p
                 out[block[ys[block] == m]] = True
                 best = m
             i = j
+    return pd.Series(out, index=df.index, name="pareto")
+
+
+def pareto_mask(df: pd.DataFrame, objectives: Iterable[str], directions: Iterable[str] | None = None
+                ) -> pd.Series:
+    """`pareto_front` over any number of objectives, each minimised or maximised.
+
+    ``directions`` holds "min" or "max" per objective (all "min" by default). A row is on the front
+    unless another row is at least as good in every objective and better in one; equal rows are
+    all kept, and rows with a missing objective are never on it. Two objectives go through
+    `pareto_front` (O(n log n)), more through a pairwise comparison (O(n²)).
+    """
+    objectives = list(objectives)
+    directions = ["min"] * len(objectives) if directions is None else list(directions)
+    if len(directions) != len(objectives) or not objectives:
+        raise ValueError(f"pareto_mask: {len(objectives)} objectives, {len(directions)} directions")
+    sign = np.array([1.0 if d == "min" else -1.0 for d in directions])
+    vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in objectives]
+                           ) * sign if len(df) else np.empty((0, len(objectives)))
+    if len(objectives) == 2:
+        two = pd.DataFrame({"x": vals[:, 0], "y": vals[:, 1]}, index=df.index)
+        return pareto_front(two, "x", "y")
+    ok = np.isfinite(vals).all(axis=1)
+    out = ok.copy()
+    v = vals[ok]
+    if len(v):
+        le = (v[:, None, :] <= v[None, :, :]).all(axis=2)     # [i, j]: i is no worse than j
+        lt = (v[:, None, :] < v[None, :, :]).any(axis=2)
+        out[ok] = ~(le & lt).any(axis=0)
     return pd.Series(out, index=df.index, name="pareto")
 
 
@@ -932,6 +961,173 @@ def plot_latency_cdf(results, kinds: Iterable[str] = ("alloc", "lock_wait"), lab
     return fig
 
 
+# ---------------------------------------------------------------------------------- optimise / sensitivity
+def _default_records(df: pd.DataFrame, kernel_default) -> list[dict]:
+    if kernel_default is False:
+        return []
+    if kernel_default is None:
+        return list(df.attrs.get("kernel_default") or [])
+    if isinstance(kernel_default, pd.DataFrame):
+        return kernel_default.to_dict("records")
+    if isinstance(kernel_default, dict):
+        return [kernel_default]
+    return list(kernel_default)
+
+
+def _in_group(df: pd.DataFrame, by: list[str], key: tuple) -> pd.Series:
+    m = pd.Series(True, index=df.index)
+    for k, v in zip(by, key):
+        m &= df[k].isna() if _is_missing(v) else (df[k] == v)
+    return m
+
+
+def _by_text(by: list[str], key: tuple) -> str:
+    return ", ".join(_group_text(k, v) for k, v in zip(by, key)) or "all trials"
+
+
+def plot_pareto(df: pd.DataFrame, objectives: Iterable[str] | None = None, by: Iterable[str] | str | None = None,
+                kernel_default=None, ax=None, title: str | None = None) -> Figure:
+    """The Pareto front of an optimisation (`vmlab.optimize`): the first two objectives on x and y.
+
+    Every trial is a small hollow marker; the front (the ``pareto`` column, computed here with
+    `pareto_mask` per ``by`` group when missing) is filled and joined by a line, one colour and
+    marker per group; the kernel's default setting is a large star of the group's colour (``None``:
+    ``df.attrs["kernel_default"]``; a dict, records or DataFrame of objective values and by-fields;
+    ``False``: not drawn). ``objectives`` and ``by`` default to the frame's attrs. Units on both
+    axes; log scales where the data spans more than 10x. Failed trials are counted, not drawn.
+    """
+    objectives = list(objectives or df.attrs.get("objectives") or ("peak_lazy_ratio", "purge_p99_ns"))
+    if len(objectives) < 2:
+        raise ValueError("plot_pareto needs two objectives (x and y)")
+    by = [by] if isinstance(by, str) else list(by if by is not None else df.attrs.get("by") or [])
+    for c in objectives + by:
+        if c not in df.columns:
+            raise ValueError(f"plot_pareto: column {c!r} is not in the frame")
+    dirs = list(df.attrs.get("directions") or ["min"] * len(objectives))
+    if len(dirs) != len(objectives):
+        dirs = ["min"] * len(objectives)
+    x, y = objectives[:2]
+    d = ok_rows(df)
+    if "pareto" not in d.columns:
+        parts = [pareto_mask(sub, objectives, dirs) for _, sub in
+                 (d.groupby(by, sort=False, dropna=False) if by else [(None, d)])]
+        d = d.assign(pareto=pd.concat(parts).reindex(d.index).astype(bool) if parts else False)
+    vals = d[objectives].apply(pd.to_numeric, errors="coerce")
+    shown = d[vals.notna().all(axis=1)]
+    failed = len(df) - len(shown)
+    fig, ax = _new_fig(ax)
+    _, xf, _ = column_unit(x)
+    _, yf, _ = column_unit(y)
+    ax.set_xlabel(axis_label(x) + (" ↑ better" if dirs[0] == "max" else ""))
+    ax.set_ylabel(axis_label(y) + (" ↑ better" if dirs[1] == "max" else ""))
+    keys = sorted({tuple(_hashable(r) for r in row) for row in shown[by].itertuples(index=False)}
+                  if by else {()}, key=lambda k: [_sort_key(v) for v in k])
+    defaults = _default_records(df, kernel_default)
+    for dr in defaults:
+        keys += [k for k in [tuple(dr.get(b) for b in by)] if k not in keys]
+    cmap = colormaps["viridis"]
+    allx, ally = [], []
+    for gi, key in enumerate(keys):
+        color = cmap(0.85 * gi / max(1, len(keys) - 1))
+        marker = MARKERS[gi % len(MARKERS)]
+        sub = shown[_in_group(shown, by, key)] if by else shown
+        xs, ys = sub[x].to_numpy(float) * xf, sub[y].to_numpy(float) * yf
+        allx += list(xs)
+        ally += list(ys)
+        name = _by_text(by, key)
+        ax.plot(xs, ys, ls="none", marker=marker, ms=4, mfc="none", mec=color, alpha=0.55,
+                label="_nolegend_", gid=f"trials:{name}")
+        front = sub[sub["pareto"].astype(bool)].sort_values([x, y])
+        fx, fy = front[x].to_numpy(float) * xf, front[y].to_numpy(float) * yf
+        ax.plot(fx, fy, ls=LINESTYLES[gi % len(LINESTYLES)], marker=marker, ms=6, color=color, lw=1.3,
+                drawstyle="steps-post" if dirs[:2] == ["min", "min"] else "default",
+                label=f"{name}: front ({len(front)} of {len(sub)})", gid=f"front:{name}")
+        for dr in defaults:
+            if by and tuple(dr.get(b) for b in by) != key:
+                continue
+            dx, dy = _sget(dr, x) * xf, _sget(dr, y) * yf
+            if math.isfinite(dx) and math.isfinite(dy):
+                allx.append(dx)
+                ally.append(dy)
+                ax.plot([dx], [dy], ls="none", marker="*", ms=15, mfc=color, mec="black", mew=1.0,
+                        zorder=4, label="_nolegend_", gid=f"kernel-default:{name}")
+    if any(math.isfinite(_sget(dr, x)) and math.isfinite(_sget(dr, y)) for dr in defaults):
+        ax.plot([], [], ls="none", marker="*", ms=12, mfc="0.6", mec="black", label="kernel default")
+    if _log_worthy(allx):
+        ax.set_xscale("log")
+    if _log_worthy(ally):
+        ax.set_yscale("log")
+    main = title or f"Pareto front: {column_unit(y)[0]} vs {column_unit(x)[0]}"
+    base = df.attrs.get("base")
+    parts = [_context(pd.DataFrame([base]))] if isinstance(base, dict) else []
+    parts.append(f"{len(df)} trials" + (f", {failed} failed or without a value (not shown)" if failed else ""))
+    if len(objectives) > 2:
+        parts.append(f"front over {len(objectives)} objectives: " + ", ".join(objectives[2:]) + " not drawn")
+    ax.set_title(_title(main, parts), fontsize=9)
+    if keys and len(shown):
+        ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    else:
+        ax.text(0.5, 0.5, "no finished trials", transform=ax.transAxes, ha="center", va="center")
+    ax.grid(True, which="major", alpha=0.3)
+    meta = provenance(df)
+    if df.attrs.get("name"):
+        meta["optimize"] = str(df.attrs["name"])
+    _attach(fig, meta, main)
+    return fig
+
+
+def plot_sensitivity(df: pd.DataFrame, ax=None, title: str | None = None) -> Figure:
+    """Bars of the sensitivity indices of `vmlab.sensitivity` with their confidence intervals.
+
+    Sobol: first-order ``S1`` (filled) and total ``ST`` (hatched) per field, error bars the 95 %
+    half-widths; a total index near 0 means the output ignores the field. Morris: ``mu_star``
+    (filled, with its interval) and ``sigma`` (hatched) in the output's unit per step of the
+    field's (log) range.
+    """
+    fig, ax = _new_fig(ax)
+    sobol = "ST" in df.columns
+    cols = (("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total ST")) if sobol else \
+        (("mu_star", "mu_star_conf", "μ* (mean |effect|)"), ("sigma", None, "σ (spread of effects)"))
+    output = df.attrs.get("output", "output")
+    _, f, unit = column_unit(output)
+    scale = 1.0 if sobol else f
+    names = [str(i) for i in df.index]
+    pos = np.arange(len(names))
+    h = 0.38
+    cmap = colormaps["viridis"]
+    for j, (c, conf, lab) in enumerate(cols):
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(float) * scale
+        err = pd.to_numeric(df[conf], errors="coerce").to_numpy(float) * scale if conf else None
+        ax.barh(pos + (j - 0.5) * h, v, height=h, xerr=err, color=cmap(0.25 + 0.5 * j), edgecolor="black",
+                hatch="//" if j else None, capsize=3, error_kw={"elinewidth": 0.9}, label=lab, gid=f"bars:{c}")
+    ax.set_yticks(pos, names)
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.3", lw=0.8)
+    if sobol:
+        ax.set_xlabel(f"Sobol index of {column_unit(output)[0]} (share of variance)")
+    else:
+        ax.set_xlabel(f"elementary effect on {column_unit(output)[0]}"
+                      + (f" ({unit} per full range of the field)" if unit else " (per full range of the field)"))
+    method = df.attrs.get("method", "sobol" if sobol else "morris")
+    main = title or f"Sensitivity of {column_unit(output)[0]} ({method})"
+    parts = []
+    base = df.attrs.get("base")
+    if isinstance(base, dict):
+        parts.append(_context(pd.DataFrame([base])))
+    if df.attrs.get("evaluations"):
+        parts.append(f"{df.attrs['evaluations']} evaluations, n={df.attrs.get('n')}, bars: 95 % intervals"
+                     if sobol else f"{df.attrs['evaluations']} evaluations, n={df.attrs.get('n')} trajectories")
+    ax.set_title(_title(main, parts), fontsize=9)
+    ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    ax.grid(True, axis="x", alpha=0.3)
+    from .version import MODEL_VERSION, __version__
+
+    meta = {"vmlab_version": __version__, "model_version": MODEL_VERSION,
+            "sensitivity": json.dumps(dict(df.attrs), default=str, sort_keys=True)}
+    _attach(fig, meta, main)
+    return fig
+
+
 def __getattr__(name):  # `from vmlab.plots import export_figure` works too
     if name in ("export_figure", "email_summary", "write_email"):
         from . import export
@@ -940,7 +1136,8 @@ def __getattr__(name):  # `from vmlab.plots import export_figure` works too
     raise AttributeError(name)
 
 
-__all__ = ["plot_tradeoff", "plot_timeseries", "plot_heatmap", "plot_latency_cdf", "pareto_front",
+__all__ = ["plot_tradeoff", "plot_timeseries", "plot_heatmap", "plot_latency_cdf", "plot_pareto",
+           "plot_sensitivity", "pareto_front", "pareto_mask",
            "merge_intervals", "tradeoff_points", "export_figure", "email_summary", "write_email"]
 
 

@@ -28,7 +28,8 @@
   never re-import the caller's ``__main__``: a script without an ``if __name__ == "__main__":``
   guard, code piped to ``python -`` and ``python -c`` work as a notebook does. A worker that dies
   (killed, out of memory, a crash in native code) stops the sweep with `SweepWorkerDied`, which
-  names the configs it was running; a run that raises is an error row with its traceback. With
+  names the configs it was running; a run that raises is an error row with its traceback.
+  ``executor=`` (e.g. `local_executor`) reuses a pool the caller keeps open across sweeps. With
   ``client=`` (a ``dask.distributed.Client``) or ``scheduler="tcp://host:port"`` the same runs go to
   a Dask cluster. ``workers=1`` runs in this process.
 * **Progress.** A ``tqdm.auto`` bar (notebook or terminal); ``progress=False`` turns it off.
@@ -36,6 +37,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -45,7 +47,6 @@ import os
 import time
 import traceback
 import zlib
-import contextlib
 import multiprocessing.spawn as mp_spawn
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -290,12 +291,23 @@ def _mp_context():
     return mp.get_context("spawn")
 
 
-def _iter_local(payloads, workers):
-    if workers == 1:
+def local_executor(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes as `sweep` starts them (forkserver, vmlab preloaded).
+
+    Pass it as ``sweep(..., executor=pool)`` to reuse it over many small sweeps (starting the
+    workers costs about a second each, as they load the compiled engine); close it yourself.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+
+
+def _iter_local(payloads, workers, executor=None):
+    if workers == 1 and executor is None:
         for p in payloads:
             yield run_one(p)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
+    own = executor is None
+    with (local_executor(workers) if own else contextlib.nullcontext(executor)) as ex:
+        workers = getattr(ex, "_max_workers", workers)   # queue depth follows the pool size
         pending: dict = {}          # future -> payload
 
         def submit(batch):
@@ -321,7 +333,8 @@ def _iter_local(payloads, workers):
         except BaseException:
             for f in pending:
                 f.cancel()
-            ex.shutdown(wait=False, cancel_futures=True)
+            if own:
+                ex.shutdown(wait=False, cancel_futures=True)
             raise
 
 
@@ -344,7 +357,8 @@ def _iter_dask(payloads, client=None, scheduler=None):
 def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=None, seeds: int = 1,
           name: str = "sweep", root_seed: int = 0, out: str | Path | None = None,
           workers: int | None = None, client=None, scheduler: str | None = None,
-          progress: bool = True, retry_errors: bool = False, command: str | None = None) -> pd.DataFrame:
+          progress: bool = True, retry_errors: bool = False, command: str | None = None,
+          executor=None) -> pd.DataFrame:
     """Run (or load from the cache) every run of the sweep; one row per run. See the module doc."""
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"name={name!r} must be a plain directory name")
@@ -370,7 +384,7 @@ def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=No
         if client is not None or scheduler is not None:
             it = _iter_dask(todo, client, scheduler)
         else:
-            it = _iter_local(todo, workers or os.cpu_count() or 1)
+            it = _iter_local(todo, workers or os.cpu_count() or 1, executor)
         bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"sweep {name}",
                    unit="run", disable=not progress)
         try:
