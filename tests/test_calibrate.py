@@ -80,7 +80,7 @@ def test_calibrate_long_busy(long_busy):
     assert tgt.ratio_after.between(0.9, 1.1).all(), tgt
     chk = rep[rep.kind == "check"].set_index("name")
     assert set(chk.index) == {"peak_lazy_ratio", "purge_drop_p50_pages", "purges"}
-    assert rep.attrs["model_runs"] <= 40 and rep.attrs["wall_s"] < 60
+    assert rep.attrs["model_runs"] <= 40          # a count, not a wall-clock time (speed: benchmarks/)
 
 
 def test_the_preset_is_calibrates_fixed_point_on_smp2_fix_size(fix_size):

@@ -21,7 +21,11 @@ Schema
 ``tests`` (one row per test per worker that started it):
     ``test``, ``worker``, ``loops``, ``avg_usec`` (test time over repetitions started, as the module's
     ``Summary:`` line), ``failed``, ``passed``, ``repeat``, ``complete``.
-``summary`` (pandas Series): see `SUMMARY_KEYS`.
+``summary`` (pandas Series): see `SUMMARY_KEYS`. The purge counts say what they count:
+    ``purges`` is the number of non-empty purges (``areas > 0``: the rows of ``purges`` that freed
+    something), ``purge_calls`` the number of calls (``len(purges)``, empty ones included, as the
+    kernel trace's ``purge_calls``); ``purge_p50_ns``, ``purge_p99_ns``, ``purge_max_ns``,
+    ``purge_pages_p50`` and ``purge_walk_share`` are over the non-empty purges.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ SUMMARY_KEYS = (
     "oom_time_ns", "ops", "sim_ns", "wall_s",
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
-    "purge_walk_share", "events", "ipi_stall_ns",
+    "purge_walk_share", "events", "ipi_stall_ns", "purge_calls",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters")
@@ -178,6 +182,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "purge_walk_share": float(real.walk_ns.sum() / real.duration_ns.sum()) if len(real) and real.duration_ns.sum() else np.nan,
         "events": int(S[E.S_EVENTS]),
         "ipi_stall_ns": int(S[E.S_IPI_STALL]),
+        "purge_calls": len(purges),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)
