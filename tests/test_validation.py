@@ -154,3 +154,29 @@ def test_cluster_table(table):
     assert math.isnan(ct.loc[("smp2r3/fix_size", "small")].kernel_lazy_nr_end_p50)
     assert not ct.loc[("smp2r3/fix_size", "big")].agrees           # the re-queue share disagrees
     assert ct.xs("small", level="cluster").fitted_on.sum() == 1
+
+
+# ------------------------------------------------------------------------------------ claims
+def test_claims_say_agrees_or_disagrees(table):
+    """vmlab.claims: a claim agrees (and names its band) or disagrees (and says by how much, where
+    and why); a verdict is no bool; a fitted-on recording is refused as evidence."""
+    from vmlab.claims import agreement, parse_claim
+
+    v = agreement(table, "big_pages_p50", ["smp2r3/fix_size", "smp2r4/fix_size"])
+    assert v.agrees and v.verdict == "agrees (within x/÷1.02)"
+    with pytest.raises(TypeError):
+        bool(v)
+    row = table[(table.quantity == "requeue_share") & (table.recording == "smp2r3/fix_size")].iloc[0]
+    d = agreement(table, "requeue_share", ["smp2r3/fix_size"], because="a reason")
+    assert d.agrees == row.within_band
+    if not d.agrees:
+        assert d.verdict.startswith(f"disagrees (by {row.deviation} on smp2r3/fix_size") and "because a reason" in d.verdict
+        assert "because not explained" in agreement(table, "requeue_share", ["smp2r3/fix_size"]).verdict
+    assert parse_claim(str(d)) == (d.agrees, "requeue_share", ("smp2r3/fix_size",))
+    assert parse_claim("[holds] anything") is None
+    with pytest.raises(ValueError, match="fitted on"):
+        agreement(table, "big_count", ["smp2/fix_size"])
+    out = agreement(table, "peak_lazy_ratio", ["smp8/long_busy"])
+    assert not out.agrees and "host cores" in out.verdict        # outside the model: the table's note
+    assert set(agreement(table, "big_count").recordings) == {
+        "smp2r3/fix_size", "smp2r4/fix_size", "smp2/long_busy", "smp2r3/long_busy", "smp2r4/long_busy"}

@@ -54,7 +54,7 @@ from .trace.shipped import recording_id
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["compare", "compare_runs", "calibrate", "KNOBS", "Knob", "model_like", "purge_cost_regression"]
+__all__ = ["compare", "calibrate", "KNOBS", "Knob", "model_like", "purge_cost_regression"]
 
 
 @dataclass(frozen=True)
@@ -521,56 +521,3 @@ def _label(res) -> str:
     cfg = res.config
     plat = cfg.platform if isinstance(cfg.platform, str) else cfg.platform.name
     return f"{plat}, {cfg.ncpus} CPUs"
-
-def _old_checks(run_or_res, is_kernel: bool) -> dict[str, float]:
-    s = run_or_res.summary
-    if is_kernel:
-        p = _kernel_purges(run_or_res)
-        drop = p["lazy_nr_delta"].median() if p["lazy_nr_delta"].notna().any() else math.nan
-    else:
-        p = _model_purges(run_or_res)
-        drop = p["pages"].median() if len(p) else math.nan
-    return {"peak_lazy_ratio": float(s["peak_lazy_ratio"]), "purge_drop_p50_pages": float(drop),
-            "purges": float(len(p))}
-
-
-#: the numbers `compare_runs` puts side by side
-AGREEMENT_METRICS = ("peak_lazy_ratio", "purge_drop_p50_pages", "purges", "purge_p50_ns", "purge_p99_ns",
-                     "test_avg_usec")
-
-
-def compare_runs(kernel_runs, platform="qemu-tcg", seed: int = 1, results: dict | None = None):
-    """The model configured like each recording, against it: one row per recording and metric.
-
-    ``kernel_runs`` is a dict name -> KernelRun (or a list). Returns ``(table, results)``: the table
-    has ``run``, ``metric`` (`AGREEMENT_METRICS`), ``kernel``, ``model``, ``ratio`` (model / kernel)
-    and ``within_2x``; ``results`` maps each name to its model `Result` (pass it back in to reuse
-    runs). Purges are the non-empty ones the model can make (module load's left out); the drop is
-    the kernel's median vmap_lazy_nr entry - exit against the model's median pages purged.
-    """
-    if not isinstance(kernel_runs, dict):
-        kernel_runs = {r.name: r for r in kernel_runs}
-    results = dict(results or {})
-    rows = []
-    for name, kr in kernel_runs.items():
-        if name not in results:
-            results[name] = model_like(kr, platform, seed=seed)
-        res = results[name]
-        kc, mc = _old_checks(kr, True), _old_checks(res, False)
-        kp, mp = _kernel_purges(kr)["duration_ns"].dropna(), _model_purges(res)["duration_ns"]
-        kt, mt = _test_means(kr.tests), _test_means(res.tests, complete_only=True)
-        vals = {
-            "peak_lazy_ratio": (kc["peak_lazy_ratio"], mc["peak_lazy_ratio"]),
-            "purge_drop_p50_pages": (kc["purge_drop_p50_pages"], mc["purge_drop_p50_pages"]),
-            "purges": (kc["purges"], mc["purges"]),
-            "purge_p50_ns": (kp.median() if len(kp) else math.nan, mp.median() if len(mp) else math.nan),
-            "purge_p99_ns": (kp.quantile(0.99) if len(kp) else math.nan, mp.quantile(0.99) if len(mp) else math.nan),
-            "test_avg_usec": (np.mean(list(kt.values())) if kt else math.nan,
-                              np.mean(list(mt.values())) if mt else math.nan),
-        }
-        for m in AGREEMENT_METRICS:
-            k, v = (float(x) for x in vals[m])
-            ratio = v / k if k else math.nan
-            rows.append(dict(run=name, metric=m, kernel=k, model=v, ratio=ratio,
-                             within_2x=bool(0.5 <= ratio <= 2.0) if ratio == ratio else False))
-    return pd.DataFrame(rows), results

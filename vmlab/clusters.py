@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["BIG_FRACTION", "MIN_CLUSTER", "CLUSTERS", "STATS", "is_kernel_run", "drain_purges", "cluster_stats",
-           "all_workers_end_ns", "requeue_phases", "requeue_in_same_work"]
+           "all_workers_end_ns", "requeue_phases", "requeue_in_same_work", "by_flush"]
 
 #: a purge is big when it purges more than BIG_FRACTION x lazy_max_pages pages (dimensionless)
 BIG_FRACTION = 0.5
@@ -186,3 +186,15 @@ def requeue_in_same_work(kernel_run) -> dict[str, float]:
         else:
             new += 1
     return {"requeued": float(len(idx)), "same_work": float(same), "new_work": float(new)}
+
+
+def by_flush(run, ceiling_pages: int) -> pd.DataFrame:
+    """The drains of each cluster split once more by the TLB flush their size calls for on x86
+    (``range``: at most ``ceiling_pages`` pages, flushed page by page; ``full``: more, everything
+    flushed): index (cluster, flush), ``count``, ``pages_p50``, ``duration_p50_us``. A diagnostic of
+    where the purge time goes, not a second definition of the clusters."""
+    d = drain_purges(run)
+    d = d.assign(flush=np.where(d["size_pages"] > ceiling_pages, "full", "range"))
+    g = d.groupby(["cluster", "flush"])
+    return pd.DataFrame({"count": g.size(), "pages_p50": g["size_pages"].median(),
+                         "duration_p50_us": g["duration_ns"].median() / 1e3})

@@ -195,7 +195,9 @@ def validate(platform="qemu-tcg", runs=None, *, seed: int = 1, fitted_on=None, r
     for kr in runs:
         rec = recording_id(kr)
         if rec not in results:
-            cfg = kr.sim_config(plat, seed=seed, sample_interval_ns=sample_interval_ns)
+            # a preset by its name, so the run's config (and its email) says "qemu-tcg"
+            cfg = kr.sim_config(platform if isinstance(platform, str) else plat, seed=seed,
+                                sample_interval_ns=sample_interval_ns)
             if cfg not in by_cfg:
                 by_cfg[cfg] = simulate(cfg)
             results[rec] = by_cfg[cfg]
