@@ -3,19 +3,19 @@
 * compare: the table of the numbers both have, with ratios, and the vmap_lazy_nr overlay;
 * calibrate: runs on the shipped data, fits what the recording can identify and says why it leaves
   the rest (6.1 has no flush-range walk; its fix_size purges have one merged purge-list entry);
-* the qemu-tcg preset comes from calibrate: it is calibrate()'s fixed point on smp2 fix_size;
-* with that preset, the model run like smp2 fix_size is within 2x of the kernel's peak
-  vmap_lazy_nr / lazy_max_pages and of its median vmap_lazy_nr drop per purge.
+  its purge targets are per cluster (big and small drains, `vmlab.clusters`); from a perturbed
+  preset it finds the preset's constants again.
+
+That the qemu-tcg preset is calibrate()'s fixed point on smp2 fix_size, and how the model does on
+the recordings the fit did not see, is tests/test_validation.py.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
 from vmlab import PLATFORMS, calibrate, compare, load_kernel_run
-from vmlab.calibrate import KNOBS, purge_cost_regression
+from vmlab.calibrate import CHECKS, KNOBS, purge_cost_regression
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,9 @@ def model_fix_size(sim, fix_size):
 def test_compare_table_and_overlay(fix_size, model_fix_size):
     table, fig = compare(fix_size, model_fix_size)
     for m in ("peak_lazy_pages", "lazy_max_pages", "peak_lazy_ratio", "purges", "purges_drain", "purge_p50_ns",
-              "purge_max_ns", "purge_pages_p50", "sim_ns", "test_avg_usec[fix_size_alloc_test]"):
+              "purge_max_ns", "purge_pages_p50", "sim_ns", "test_avg_usec[fix_size_alloc_test]",
+              "big_count", "big_pages_p50", "big_duration_p50_ns", "small_count", "small_pages_p50",
+              "small_duration_p50_ns", "requeue_share"):
         assert m in table.index, m
     nz = table.kernel != 0
     assert np.allclose(table.ratio[nz], table.model[nz] / table.kernel[nz])
@@ -60,7 +62,7 @@ def test_compare_table_and_overlay(fix_size, model_fix_size):
 
 # ------------------------------------------------------------------------------------ calibrate
 def test_calibrate_long_busy(long_busy):
-    """A full fit (fast: long_busy is 5000 loops)."""
+    """A fit on another recording: what it fits, what it leaves and why, per-cluster targets."""
     plat, rep = calibrate(long_busy, "qemu-tcg")
     base = PLATFORMS["qemu-tcg"]
     assert plat.name == "qemu-tcg-fit" and plat.ncpus == base.ncpus and plat.ctxsw_ns == base.ctxsw_ns
@@ -71,30 +73,38 @@ def test_calibrate_long_busy(long_busy):
     assert const.loc["flush_walk_area_ns", "status"].startswith("not used")
     assert const.loc["free_area_ns", "status"].startswith("not identifiable")
     assert const.loc["flush_walk_area_ns", "after"] == base.flush_walk_area_ns
-    assert set(rep.attrs["knobs_fitted"]) == {"alloc/free per op", "fixed purge cost"}
+    assert set(rep.attrs["knobs_fitted"]) == {"alloc/free per op", "full TLB flush", "fixed purge cost"}
+    assert rep.attrs["recordings"] == ["smp2/long_busy"]
     tgt = rep[rep.kind == "target"].set_index("name")
-    assert set(tgt.index) == {"test_avg_usec[long_busy_list_alloc_test]", "purge_p50_ns"}
-    # the fit never ends worse than it started, and here it gets both within 10 %
+    # purge durations per cluster, never the median across big and small drains
+    assert set(tgt.index) == {"test_avg_usec[long_busy_list_alloc_test]", "purge_p50_ns[big]", "purge_p50_ns[small]"}
+    # the fit never ends worse than it started; the test time gets within 10 %
     err = lambda r: np.sum(np.log(r) ** 2)  # noqa: E731
     assert err(tgt.ratio_after) <= err(tgt.ratio_before)
-    assert tgt.ratio_after.between(0.9, 1.1).all(), tgt
+    assert 0.9 <= tgt.ratio_after["test_avg_usec[long_busy_list_alloc_test]"] <= 1.1, tgt
     chk = rep[rep.kind == "check"].set_index("name")
-    assert set(chk.index) == {"peak_lazy_ratio", "purge_drop_p50_pages", "purges"}
-    assert rep.attrs["model_runs"] <= 40 and rep.attrs["wall_s"] < 60
+    assert set(chk.index) == set(CHECKS)
+    assert chk.loc["big_count", "kernel"] == 65 and chk.loc["small_count", "kernel"] == 20
+    assert rep.attrs["model_runs"] <= 40          # a count, not a wall-clock time (speed: benchmarks/)
 
 
-def test_the_preset_is_calibrates_fixed_point_on_smp2_fix_size(fix_size):
-    """platforms.QEMU_TCG says its constants come from calibrate() on smp2 fix_size: re-running it
-    from the preset moves nothing by more than 10 %, and the fitted targets are within 10 %."""
-    plat, rep = calibrate(fix_size, "qemu-tcg")
-    const = rep[rep.kind == "constant"]
-    assert const.factor.between(0.9, 1.1).all(), const[["name", "factor", "status"]]
-    fitted = set(const[const.status == "fitted"].knob)
-    assert fitted == {"alloc/free per op", "fixed purge cost"}
+def test_calibrate_recovers_a_perturbed_preset(fix_size):
+    """Start from the preset with the three fitted knobs off by x0.75, x1.4 and x1.3: the fit on
+    smp2 fix_size finds its targets again (within 5 %), the purge constants (within 5 %) and the
+    alloc/free ones within 20 %: the model's test time is rough in them (a few percent more or less
+    flips the workers' lock contention pattern), so several alloc/free factors fit it equally."""
+    base = PLATFORMS["qemu-tcg"]
+    off = {"alloc/free per op": 0.75, "full TLB flush": 1.4, "fixed purge cost": 1.3}
+    changes = {c: int(getattr(base, c) * f) for k in KNOBS if k.name in off for c in k.constants for f in [off[k.name]]}
+    start = base.with_costs(name="qemu-tcg-off", **changes)
+    plat, rep = calibrate(fix_size, start, max_iter=6)
     tgt = rep[rep.kind == "target"]
-    assert tgt.ratio_after.between(0.9, 1.1).all(), tgt[["name", "kernel", "model_after"]]
-    why = const.set_index("name").status
-    assert "1 purge-list entry" in why["free_area_ns"]
+    assert (abs(np.log(tgt.ratio_before)) > 0.1).any()                   # it started far off
+    assert tgt.ratio_after.between(0.95, 1.05).all(), tgt[["name", "kernel", "model_after"]]
+    for k in KNOBS:
+        for c in k.constants if k.name in off else ():
+            tol = 1.2 if k.name == "alloc/free per op" else 1.05
+            assert 1 / tol <= getattr(plat, c) / getattr(base, c) <= tol, (c, getattr(plat, c), getattr(base, c))
 
 
 def test_calibrate_errors(fix_size):
@@ -111,27 +121,22 @@ def test_purge_cost_regression(fix_size):
     assert fit["n"] == 126 and fit["ns_per_page"] > 0 and fit["intercept_ns"] > 0
 
 
-# ------------------------------------------------------------------------------------ the 2x claim
-def test_model_within_2x_of_the_kernel_peak_and_drop_per_purge(fix_size, model_fix_size):
-    kernel_peak = fix_size.summary.peak_lazy_ratio
-    model_peak = model_fix_size.summary.peak_lazy_ratio
-    assert kernel_peak / 2 <= model_peak <= kernel_peak * 2, (model_peak, kernel_peak)
-    # median vmap_lazy_nr drop per non-empty purge: the trace's entry - exit, the model's pages purged
-    kp = fix_size.purges[fix_size.purges.purged == 1]
-    kernel_drop = kp.lazy_nr_delta.median()
-    assert kernel_drop == fix_size.summary.purge_pages_p50 == 16386
-    mp = model_fix_size.purges[model_fix_size.purges.areas > 0]
-    model_drop = mp.pages.median()
-    assert kernel_drop / 2 <= model_drop <= kernel_drop * 2, (model_drop, kernel_drop)
-    assert not math.isnan(model_drop)
-
-
 # ------------------------------------------------------------------------------------ the notebook
-def test_notebook_04_is_thin_and_runs(repo_dir, tmp_path, monkeypatch):
-    """notebooks/04-kernel-traces.ipynb: committed without outputs, one parameters cell, and it runs
-    top to bottom (two recordings, calibrate included) with every claim holding."""
+NB_RUNS = ["smp2/fix_size", "smp2r3/fix_size", "smp2/long_busy", "smp8/long_busy"]
+
+
+def test_notebook_04_says_what_agrees_and_what_does_not(repo_dir, tmp_path, monkeypatch):
+    """notebooks/04-kernel-traces.ipynb: committed without outputs, one parameters cell, thin, and it
+    runs top to bottom. Its claims are vmlab.claims lines ("agrees (within ...)" or "disagrees (by
+    ..., because ...)"): one per quantity for each held-out workload, and each one's verdict is the
+    one a validate() table computed here says (not "every claim holds"); none is made on the
+    fitted recording, and every disagreement gives a reason."""
     nbformat = pytest.importorskip("nbformat")
     papermill = pytest.importorskip("papermill")
+    from vmlab.claims import parse_claim
+    from vmlab.trace import load_shipped
+    from vmlab.validation import QUANTITIES, validate
+
     path = repo_dir / "notebooks" / "04-kernel-traces.ipynb"
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -141,14 +146,26 @@ def test_notebook_04_is_thin_and_runs(repo_dir, tmp_path, monkeypatch):
     assert sum(len(c.source.splitlines()) for c in code) < 250
     monkeypatch.setenv("VMLAB_FIGURES_DIR", str(tmp_path / "figures"))
     out = tmp_path / "04.out.ipynb"
-    papermill.execute_notebook(str(path), str(out), parameters=dict(runs=["smp2/fix_size", "smp8/long_busy"]),
-                               kernel_name="python3", progress_bar=False, cwd=str(tmp_path), start_timeout=120)
+    papermill.execute_notebook(str(path), str(out), parameters=dict(runs=NB_RUNS), kernel_name="python3",
+                               progress_bar=False, cwd=str(tmp_path), start_timeout=120)
     ran = nbformat.read(out, as_version=4)
     text = "\n".join(o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", [])
                      if o.get("output_type") == "stream")
-    claims = [ln for ln in text.splitlines() if ln.startswith(("[holds]", "[DOES NOT HOLD]"))]
-    assert len(claims) >= 7 and all(ln.startswith("[holds]") for ln in claims), claims
+    assert "[holds]" not in text and "DOES NOT HOLD" not in text
+    lines = [ln for ln in text.splitlines() if parse_claim(ln)]
+    claims = [parse_claim(ln) for ln in lines]
+    table = validate("qemu-tcg", [load_shipped(*n.split("/")) for n in NB_RUNS])
+    for ln, (agrees, q, recs) in zip(lines, claims):
+        rows = table[(table.quantity == q) & table.recording.isin(recs)]
+        assert len(rows) == len(recs) and not rows.fitted_on.any(), ln
+        assert agrees == bool(rows.within_band.all()), ln
+        if not agrees:
+            assert "because " in ln and "because not explained" not in ln, ln
+    held_out = {("smp2r3/fix_size",), ("smp2/long_busy",)}
+    for recs in held_out:
+        assert {q for _, q, r in claims if r == recs} == {q.name for q in QUANTITIES}, recs
     figs = tmp_path / "figures" / "kernel-traces"
     for stem in ("compare-smp2-fix_size", "compare-smp8-long_busy", "purge-cdf-smp2-fix_size"):
         assert (figs / f"{stem}.png").stat().st_size > 0
     assert (figs / "kernel-vs-model.txt").read_text().startswith("vmlab: Debian 6.1")
+    assert (figs / "validation.csv").stat().st_size > 0

@@ -3,6 +3,11 @@
 The recording (data/kernel/, README in the trace bundle): test_vmalloc run_test_mask=1 (fix_size,
 1 page), test_loop_count=300000, test_repeat_count=1, nr_threads=2, on 2 vCPUs. The model runs the
 same module parameters on the qemu-tcg platform with for_kernel("6.1") (deferred drain work).
+
+qemu-tcg is fitted on this recording, so the model-vs-trace checks here are checks of the fit, not
+evidence; tests/test_validation.py holds the other recordings out. Purge sizes and durations are
+compared cluster by cluster (`vmlab.clusters`: big drains of ~lazy_max_pages pages, small ones of a
+few pages): the median over all purges lies between the two clusters.
 """
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vmlab import SimConfig, kernel_formula_lazy_max_pages
-from vmlab.platforms import PLATFORMS
+from vmlab import SimConfig, kernel_formula_lazy_max_pages, load_kernel_run
+from vmlab.clusters import cluster_stats, drain_purges
 
 TAG, RUN = "smp2", "fix_size"
 
@@ -29,6 +34,11 @@ def key_figures(kernel_data):
 @pytest.fixture(scope="module")
 def trace_purges(kernel_data):
     return pd.read_csv(kernel_data / f"{TAG}_{RUN}_purge_events.csv")
+
+
+@pytest.fixture(scope="module")
+def kernel_run(kernel_data):
+    return load_kernel_run(kernel_data / "raw" / TAG, run=RUN)
 
 
 @pytest.fixture(scope="module")
@@ -95,38 +105,38 @@ def test_peak_lazy_ratio_within_2x_of_the_trace(model, key_figures):
     assert trace / 2 <= got <= trace * 2, (got, trace)
 
 
-def test_median_pages_per_purge_within_2x_of_the_trace(model, key_figures):
-    trace = key_figures["npurged_pages_median"]
-    got = model.summary.purge_pages_p50
-    assert trace / 2 <= got <= trace * 2, (got, trace)
+def test_pages_per_purge_cluster_by_cluster(model, kernel_run, key_figures):
+    """The big drains purge lazy_max_pages (within 2 %) as often as the trace's (within 10 %); the
+    small ones a few pages (within 1 % of lazy_max_pages). The trace's median over all non-empty
+    purges (16 386) is a big drain's, the model's lies between the clusters: never compared."""
+    k, m = cluster_stats(kernel_run), cluster_stats(model)
+    lmp = key_figures["lazy_max_pages"]
+    assert k["big_count"] == 73 and abs(m["big_count"] / k["big_count"] - 1) <= 0.1, (m, k)
+    assert abs(m["big_pages_p50"] / k["big_pages_p50"] - 1) <= 0.02, (m, k)
+    assert abs(m["small_pages_p50"] - k["small_pages_p50"]) <= 0.01 * lmp, (m, k)
+    assert k["small_pages_p50"] < 0.01 * lmp < 0.5 * lmp < k["big_pages_p50"]
 
 
-def test_timings_within_2x_of_the_trace(model, key_figures, trace_purges):
-    """qemu-tcg is calibrated on this recording: test time per worker, purge durations, purge count."""
+def test_timings_of_the_fit(model, key_figures, kernel_run):
+    """qemu-tcg is calibrated on this recording: test time per worker within 10 %, the median big
+    and small drain durations (its purge targets) within 10 %."""
     tests = model.tests
     assert (tests.test == "fix_size_alloc_test").all() and tests.complete.all()
     trace_avg = np.mean(key_figures["test_avg_usec_per_worker"]["fix_size_alloc_test"])
     got_avg = tests.avg_usec.mean()
-    assert trace_avg / 2 <= got_avg <= trace_avg * 2, (got_avg, trace_avg)
-    real = model.purges[model.purges.areas > 0]
-    trace_drain = trace_purges[(trace_purges.ret_purged == 1) & (trace_purges.caller == "drain_vmap_area_work")]
-    assert len(trace_drain) / 2 <= len(real) <= len(trace_drain) * 2
-    med = key_figures["dur_ns_median"]
-    assert med / 2 <= real.duration_ns.median() <= med * 2, (real.duration_ns.median(), med)
+    assert 0.9 <= got_avg / trace_avg <= 1.1, (got_avg, trace_avg)
+    k, m = cluster_stats(kernel_run), cluster_stats(model)
+    for c in ("big_duration_p50_ns", "small_duration_p50_ns"):
+        assert 0.9 <= m[c] / k[c] <= 1.1, (c, m[c], k[c])
 
 
-def test_full_and_range_flush_purges_as_in_the_trace(model, trace_purges):
-    """x86 flush_tlb_kernel_range flushes everything above 33 pages and page by page below: in the
-    recording the big drain purges (16 k pages) take 2.4-2.7x the small ones (a few pages). The
-    model's purges split the same way, within 1.5x of that ratio, each kind within 2x."""
-    ceil = PLATFORMS["qemu-tcg"].tlb_ceiling_pages
-    real = model.purges[model.purges.areas > 0]
-    trace = trace_purges[(trace_purges.ret_purged == 1) & (trace_purges.caller == "drain_vmap_area_work")]
-    m_big, m_small = real[real.pages > ceil].duration_ns, real[real.pages <= ceil].duration_ns
-    k_big, k_small = trace[trace.lazy_nr_delta > ceil].duration_ns, trace[trace.lazy_nr_delta <= ceil].duration_ns
-    assert len(m_big) >= 10 and len(m_small) >= 10
-    for m, k in ((m_big, k_big), (m_small, k_small)):
-        assert k.median() / 2 <= m.median() <= k.median() * 2, (m.median(), k.median())
-    k_ratio = k_big.median() / k_small.median()
-    m_ratio = m_big.median() / m_small.median()
+def test_big_and_small_drains_as_in_the_trace(model, kernel_run):
+    """In the recording the big drains (16 k pages, a purge list spanning more than the 33-page TLB
+    ceiling: a full flush) take 2.4-2.7x the small ones (a few pages: a range flush). The model's
+    split the same way, within 1.5x of that ratio."""
+    kd, md = drain_purges(kernel_run), drain_purges(model)
+    assert (md.cluster == "big").sum() >= 10 and (md.cluster == "small").sum() >= 10
+    k_ratio, m_ratio = (d[d.cluster == "big"].duration_ns.median() / d[d.cluster == "small"].duration_ns.median()
+                        for d in (kd, md))
+    assert 2.4 <= k_ratio <= 2.7
     assert k_ratio / 1.5 <= m_ratio <= k_ratio * 1.5, (m_ratio, k_ratio)

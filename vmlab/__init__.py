@@ -16,9 +16,10 @@ __all__ = ["SimConfig", "simulate", "sweep", "Result", "SUMMARY_KEYS", "Platform
 # Kernel traces (issue 5): load a recording in the Result schema, compare it with the model, calibrate.
 from .trace import KernelRun, TraceParseError, load_kernel_run, read_ftrace, read_test_summary  # noqa: E402
 from .calibrate import calibrate, compare  # noqa: E402
+from .validation import validate  # noqa: E402
 
 __all__ += ["KernelRun", "TraceParseError", "load_kernel_run", "read_ftrace", "read_test_summary", "calibrate",
-            "compare"]
+            "compare", "validate"]
 
 # Policy lab (issue 12): Pareto search and sensitivity over SimConfig fields, via the sweep cache.
 from .optimize import optimize, dominates_default, proposals  # noqa: E402

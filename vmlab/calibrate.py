@@ -14,10 +14,19 @@ knob                      constants                                             
                           (alloc path); lookup_ns, unmap_page_ns, lazy_add_ns (free  ``Summary:`` avg per
                           path) - the Summary gives their sum only, so the split is  test
                           kept
-``per-area purge cost``   free_area_ns (the purge loop, per purge-list entry)        median purge duration
-``flush-range walk``      flush_walk_area_ns (<= 5.10 kernels only)                  median purge duration
-``fixed purge cost``      tlb_flush_base_ns, tlb_flush_cpu_ns, purge_steal_ns        median purge duration
+``per-area purge cost``   free_area_ns (the purge loop, per purge-list entry)        purge durations
+``flush-range walk``      flush_walk_area_ns (<= 5.10 kernels only)                  purge durations
+``full TLB flush``        tlb_flush_base_ns (the flush of everything, spans above    purge durations
+                          the ceiling: big drains only)
+``fixed purge cost``      tlb_flush_cpu_ns, purge_steal_ns (the IPI round and the    purge durations
+                          list steal: every purge)
 ========================  =========================================================  =====================
+
+The purge durations are compared cluster by cluster (`vmlab.clusters`: a purge is big when it purges
+more than lazy_max_pages / 2 pages): the median duration of the big purges and that of the small
+ones, kernel against model, each a target when the recording has at least ``MIN_CLUSTER`` of them
+(the median of all purges lies between two clusters and compares nothing with nothing). A
+recording with neither falls back to the median of all its purges.
 
 The fit is Gauss-Newton in log space: one model run per knob (constants x2) gives the sensitivity of
 every target to every knob; a knob is fitted only if doubling it moves its own target by at least
@@ -25,7 +34,8 @@ every target to every knob; a knob is fitted only if doubling it moves its own t
 least-squares steps, each one model run per recording. Knobs that cannot be fitted keep their
 values and the report says why (e.g. 6.1 merges lazy areas at insert, so a fix_size purge has one
 purge-list entry and its duration says nothing about a per-entry cost). A handful of short runs:
-seconds.
+seconds. ``report.attrs["recordings"]`` names the recordings fitted on (``tag/run``): they are not
+evidence; `vmlab.validation.validate` holds the others out.
 """
 from __future__ import annotations
 
@@ -36,20 +46,22 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from .clusters import CLUSTERS, MIN_CLUSTER, cluster_stats, drain_purges
 from .model import simulate
 from .platforms import Platform, get_platform
+from .trace.shipped import recording_id
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["compare", "compare_runs", "calibrate", "KNOBS", "Knob", "model_like", "purge_cost_regression"]
+__all__ = ["compare", "calibrate", "KNOBS", "Knob", "model_like", "purge_cost_regression"]
 
 
 @dataclass(frozen=True)
 class Knob:
     name: str
     constants: tuple[str, ...]
-    target: str              #: "test" (Summary averages) or "purge" (median purge duration)
+    target: str              #: "test" (Summary averages) or "purge" (median purge durations per cluster)
     description: str
 
 
@@ -62,9 +74,12 @@ KNOBS: tuple[Knob, ...] = (
          "the purge free loop, per purge-list entry (also charged by 5.11+ vfree's merge at insert)"),
     Knob("flush-range walk", ("flush_walk_area_ns",), "purge",
          "the <= 5.10 flush-range loop, per purge-list entry"),
-    Knob("fixed purge cost", ("tlb_flush_base_ns", "tlb_flush_cpu_ns", "purge_steal_ns"), "purge",
-         "the TLB flush (a full flush, or per page up to the ceiling; plus an IPI round per CPU) and "
-         "the list steal: a purge's cost that does not grow with its entries"),
+    Knob("full TLB flush", ("tlb_flush_base_ns",), "purge",
+         "the flush of everything, for a purge list that spans more than the ceiling: the big drains pay "
+         "it, the small ones (a range flush, per page) do not"),
+    Knob("fixed purge cost", ("tlb_flush_cpu_ns", "purge_steal_ns"), "purge",
+         "the TLB flush's IPI round (per CPU, or once for a broadcast) and the list steal: what every "
+         "purge pays, big or small, whatever its entries"),
 )
 
 
@@ -105,33 +120,46 @@ def _test_means(tests: pd.DataFrame, complete_only: bool = False) -> dict[str, f
     return {str(k): float(v) for k, v in t.groupby("test")["avg_usec"].mean().items()}
 
 
+def _purge_medians(run) -> dict[str, float]:
+    """Median purge duration (ns) per cluster, ``purge_p50_ns[big]`` and ``purge_p50_ns[small]``
+    (NaN for a cluster of fewer than MIN_CLUSTER purges), and ``purge_p50_ns`` over all of them."""
+    d = drain_purges(run)
+    out = {}
+    for cl in CLUSTERS:
+        x = d.loc[d["cluster"] == cl, "duration_ns"].dropna()
+        out[f"purge_p50_ns[{cl}]"] = float(x.median()) if len(x) >= MIN_CLUSTER else math.nan
+    x = d["duration_ns"].dropna()
+    out["purge_p50_ns"] = float(x.median()) if len(x) else math.nan
+    return out
+
+
 def _targets(run) -> dict[str, float]:
-    """The numbers of a recording that calibrate fits: Summary averages and the median purge."""
+    """The numbers of a recording that calibrate fits: Summary averages and the median purge
+    duration of each cluster it has (of all purges when it has neither)."""
     out = {f"test_avg_usec[{k}]": v for k, v in _test_means(run.tests).items()}
-    d = _kernel_purges(run)["duration_ns"].dropna()
-    if len(d):
-        out["purge_p50_ns"] = float(d.median())
+    med = _purge_medians(run)
+    per_cluster = {k: v for k, v in med.items() if k != "purge_p50_ns" and math.isfinite(v)}
+    if per_cluster:
+        out.update(per_cluster)
+    elif math.isfinite(med["purge_p50_ns"]):
+        out["purge_p50_ns"] = med["purge_p50_ns"]
     return out
 
 
 def _model_targets(res) -> dict[str, float]:
     out = {f"test_avg_usec[{k}]": v for k, v in _test_means(res.tests, complete_only=True).items()}
-    d = _model_purges(res)["duration_ns"]
-    if len(d):
-        out["purge_p50_ns"] = float(d.median())
+    out.update({k: v for k, v in _purge_medians(res).items() if math.isfinite(v)})
     return out
 
 
-def _checks(run_or_res, is_kernel: bool) -> dict[str, float]:
-    s = run_or_res.summary
-    if is_kernel:
-        p = _kernel_purges(run_or_res)
-        drop = p["lazy_nr_delta"].median() if p["lazy_nr_delta"].notna().any() else math.nan
-    else:
-        p = _model_purges(run_or_res)
-        drop = p["pages"].median() if len(p) else math.nan
-    return {"peak_lazy_ratio": float(s["peak_lazy_ratio"]), "purge_drop_p50_pages": float(drop),
-            "purges": float(len(p))}
+#: the numbers calibrate's report shows as checks (not fitted): `vmlab.clusters.cluster_stats` ones
+CHECKS = ("peak_lazy_ratio", "big_count", "big_pages_p50", "small_count", "small_pages_p50", "requeue_share")
+
+
+def _checks(run_or_res) -> dict[str, float]:
+    st = cluster_stats(run_or_res)
+    st["peak_lazy_ratio"] = float(run_or_res.summary["peak_lazy_ratio"])
+    return {k: float(st[k]) for k in CHECKS}
 
 
 def _scaled(plat: Platform, knobs: Sequence[Knob], factors: Sequence[float]) -> Platform:
@@ -173,9 +201,11 @@ def calibrate(kernel_run, platform="qemu-tcg", *, kernel: str | None = None, kno
     Returns ``(fitted platform, report)``. The platform is ``platform.with_costs(...)`` with the
     fitted constants (3 significant digits) and the name ``name`` (default ``<platform>-fit``).
     The report has one row per constant (``kind="constant"``: before, after, factor, status), per
-    fitted target (``kind="target"``: kernel value, model before and after, ratios model/kernel)
-    and per check that is not fitted (``kind="check"``: peak vmap_lazy_nr / lazy_max_pages, the
-    median vmap_lazy_nr drop per purge, the number of non-empty purges). ``report.attrs`` holds the
+    fitted target (``kind="target"``: kernel value, model before and after, ratios model/kernel;
+    the purge targets are per cluster, ``purge_p50_ns[big]`` and ``purge_p50_ns[small]``) and per
+    check that is not fitted (``kind="check"``: `CHECKS`, peak vmap_lazy_nr / lazy_max_pages and
+    per cluster the count and median pages, and the re-queue share, see `vmlab.clusters`).
+    ``report.attrs`` holds the recordings fitted on (``recordings``, ``tag/run``), the
     sensitivities, the iterations, the number of model runs and `purge_cost_regression` of each
     recording.
 
@@ -261,14 +291,14 @@ def calibrate(kernel_run, platform="qemu-tcg", *, kernel: str | None = None, kno
             continue
         s = max(abs(J[t, j]) for t in rows)
         if s < min_sensitivity:
-            what = "the test time" if kb.target == "test" else "the median purge duration"
+            what = "the test time" if kb.target == "test" else "the median purge durations"
             extra = ""
             if kb.name == "per-area purge cost":
                 ents = [_model_purges(r)["entries"].median() for r in res0]
                 extra = (f"; the model's purges have a median of {np.nanmedian(ents):g} purge-list "
                          f"entr{'y' if np.nanmedian(ents) == 1 else 'ies'} (lazy areas are merged at insert since 5.11)")
             status[kb.name] = (f"not identifiable: doubling it moves {what} by {100 * (2 ** s - 1):.1f} % "
-                               f"(< {100 * (2 ** min_sensitivity - 1):.0f} %){extra}; kept")
+                               f"(< {100 * (2 ** min_sensitivity - 1):.1f} %){extra}; kept")
             continue
         cand = sel + [j]
         sv = np.linalg.svd(J[:, cand], compute_uv=False)
@@ -329,9 +359,9 @@ def calibrate(kernel_run, platform="qemu-tcg", *, kernel: str | None = None, kno
                          ratio_before=rb, ratio_after=ra,
                          knob=", ".join(chosen[j].name for j in sel if abs(J[t, j]) >= min_sensitivity)))
     for i, rr in enumerate(runs):
-        kc = _checks(rr, True)
-        b = _checks(res0[i], False)
-        a = _checks(final[i], False)
+        kc = _checks(rr)
+        b = _checks(res0[i])
+        a = _checks(final[i])
         for k, v in kc.items():
             rows.append(dict(kind="check", name=k, run=rr.name, kernel=v, model_before=b[k], model_after=a[k],
                              ratio_before=b[k] / v if v else math.nan, ratio_after=a[k] / v if v else math.nan,
@@ -341,6 +371,7 @@ def calibrate(kernel_run, platform="qemu-tcg", *, kernel: str | None = None, kno
     report = pd.DataFrame(rows)
     report = report[[c for c in cols if c in report.columns]]
     report.attrs.update({
+        "recordings": [recording_id(r) for r in runs],
         "platform": base.name,
         "fitted_platform": fitted.name,
         "knobs_fitted": [chosen[j].name for j in sel],
@@ -368,14 +399,22 @@ _COMPARE_ROWS = (
     ("purges", "count", "non-empty; the kernel's include module load's vm_unmap_aliases purges"),
     ("purges_drain", "count", "non-empty purges from drain_vmap_area_work"),
     ("purges_entry_gt_lazy_max", "count", "non-empty purges entered with vmap_lazy_nr > lazy_max_pages"),
-    ("purge_p50_ns", "ns", "kernel: wall time entry to return, preemption included"),
+    ("purge_p50_ns", "ns", "over both clusters (a midpoint when they are bimodal: read the big_/small_ rows); "
+                           "kernel: wall time entry to return, preemption included"),
     ("purge_p99_ns", "ns", ""),
     ("purge_max_ns", "ns", ""),
-    ("purge_pages_p50", "pages", "kernel: median vmap_lazy_nr drop (entry - exit); model: pages purged"),
+    ("purge_pages_p50", "pages", "over both clusters; kernel: median vmap_lazy_nr drop (entry - exit); model: "
+                                 "pages purged"),
     ("alloc_failures", "count", "kernel: purges from the allocation-failure path"),
     ("sim_ns", "ns", "run length: start to end marker / simulated time to the end of the tests"),
     ("peak_mem_bytes", "bytes", "kernel: MemTotal - MemFree; model: its memory model (different baselines)"),
 )
+
+
+#: the per-cluster rows of the comparison (`vmlab.clusters`): (stat, unit)
+_CLUSTER_ROWS = (("big_count", "count"), ("big_pages_p50", "pages"), ("big_duration_p50_ns", "ns"),
+                 ("small_count", "count"), ("small_pages_p50", "pages"), ("small_duration_p50_ns", "ns"),
+                 ("requeue_share", "share"))
 
 
 def _summary_extras(run_or_res, is_kernel: bool) -> dict:
@@ -392,13 +431,27 @@ def _summary_extras(run_or_res, is_kernel: bool) -> dict:
     return out
 
 
+def _cluster_rows(kernel_run, result) -> list[dict]:
+    from .clusters import STATS
+
+    kc, mc = cluster_stats(kernel_run), cluster_stats(result)
+    rows = []
+    for key, unit in _CLUSTER_ROWS:
+        kv, mv = kc[key], mc[key]
+        if math.isfinite(kv) and math.isfinite(mv):
+            rows.append(dict(metric=key, kernel=kv, model=mv, ratio=mv / kv if kv else (1.0 if mv == kv else math.nan),
+                             unit=unit, note=STATS[key][1]))
+    return rows
+
+
 def compare(kernel_run, result, ax=None, title: str | None = None,
             window: tuple[float, float] | None = None) -> tuple[pd.DataFrame, "Figure"]:
     """The summary numbers of a recording and a model run side by side, and vmap_lazy_nr overlaid.
 
     Returns ``(table, figure)``. The table (index ``metric``) has ``kernel``, ``model``, ``ratio``
     (model / kernel; 1 when both are 0), ``unit`` and ``note``, for every number both have (finite
-    in both), plus the test_vmalloc averages per test. The figure plots both vmap_lazy_nr series
+    in both), the per-cluster numbers of `vmlab.clusters` (``big_*``, ``small_*``,
+    ``requeue_share``), and the test_vmalloc averages per test. The figure plots both vmap_lazy_nr series
     (time from each run's start), lazy_max_pages and the resched threshold, and the kernel's
     non-empty purges as ticks; ``window=(t0, t1)`` (seconds) zooms in.
     """
@@ -416,6 +469,7 @@ def compare(kernel_run, result, ax=None, title: str | None = None,
             continue
         ratio = mv / kv if kv else (1.0 if mv == kv else math.nan)
         rows.append(dict(metric=key, kernel=kv, model=mv, ratio=ratio, unit=unit, note=note))
+    rows += _cluster_rows(kernel_run, result)
     kt, mt = _test_means(kernel_run.tests), _test_means(result.tests, complete_only=True)
     for k in sorted(set(kt) & set(mt)):
         rows.append(dict(metric=f"test_avg_usec[{k}]", kernel=kt[k], model=mt[k], ratio=mt[k] / kt[k], unit="us",
@@ -468,45 +522,3 @@ def _label(res) -> str:
     cfg = res.config
     plat = cfg.platform if isinstance(cfg.platform, str) else cfg.platform.name
     return f"{plat}, {cfg.ncpus} CPUs"
-
-
-#: the numbers `compare_runs` puts side by side
-AGREEMENT_METRICS = ("peak_lazy_ratio", "purge_drop_p50_pages", "purges", "purge_p50_ns", "purge_p99_ns",
-                     "test_avg_usec")
-
-
-def compare_runs(kernel_runs, platform="qemu-tcg", seed: int = 1, results: dict | None = None):
-    """The model configured like each recording, against it: one row per recording and metric.
-
-    ``kernel_runs`` is a dict name -> KernelRun (or a list). Returns ``(table, results)``: the table
-    has ``run``, ``metric`` (`AGREEMENT_METRICS`), ``kernel``, ``model``, ``ratio`` (model / kernel)
-    and ``within_2x``; ``results`` maps each name to its model `Result` (pass it back in to reuse
-    runs). Purges are the non-empty ones the model can make (module load's left out); the drop is
-    the kernel's median vmap_lazy_nr entry - exit against the model's median pages purged.
-    """
-    if not isinstance(kernel_runs, dict):
-        kernel_runs = {r.name: r for r in kernel_runs}
-    results = dict(results or {})
-    rows = []
-    for name, kr in kernel_runs.items():
-        if name not in results:
-            results[name] = model_like(kr, platform, seed=seed)
-        res = results[name]
-        kc, mc = _checks(kr, True), _checks(res, False)
-        kp, mp = _kernel_purges(kr)["duration_ns"].dropna(), _model_purges(res)["duration_ns"]
-        kt, mt = _test_means(kr.tests), _test_means(res.tests, complete_only=True)
-        vals = {
-            "peak_lazy_ratio": (kc["peak_lazy_ratio"], mc["peak_lazy_ratio"]),
-            "purge_drop_p50_pages": (kc["purge_drop_p50_pages"], mc["purge_drop_p50_pages"]),
-            "purges": (kc["purges"], mc["purges"]),
-            "purge_p50_ns": (kp.median() if len(kp) else math.nan, mp.median() if len(mp) else math.nan),
-            "purge_p99_ns": (kp.quantile(0.99) if len(kp) else math.nan, mp.quantile(0.99) if len(mp) else math.nan),
-            "test_avg_usec": (np.mean(list(kt.values())) if kt else math.nan,
-                              np.mean(list(mt.values())) if mt else math.nan),
-        }
-        for m in AGREEMENT_METRICS:
-            k, v = (float(x) for x in vals[m])
-            ratio = v / k if k else math.nan
-            rows.append(dict(run=name, metric=m, kernel=k, model=v, ratio=ratio,
-                             within_2x=bool(0.5 <= ratio <= 2.0) if ratio == ratio else False))
-    return pd.DataFrame(rows), results

@@ -30,6 +30,11 @@ Schema
     time it covered (ns); ``tests_done`` is True when every test_vmalloc worker finished its test
     program (the run then stops once the purge work is done, before ``duration_s``), ``oom`` when
     memory ran out (the run stops there); neither means the run was cut at the ``duration_s`` limit.
+    The purge counts say what they count:
+    ``purges`` is the number of non-empty purges (``areas > 0``: the rows of ``purges`` that freed
+    something), ``purge_calls`` the number of calls (``len(purges)``, empty ones included, as the
+    kernel trace's ``purge_calls``); ``purge_p50_ns``, ``purge_p99_ns``, ``purge_max_ns``,
+    ``purge_pages_p50`` and ``purge_walk_share`` are over the non-empty purges.
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ SUMMARY_KEYS = (
     "oom_time_ns", "ops", "sim_ns", "wall_s",
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
-    "purge_walk_share", "events", "ipi_stall_ns", "tests_done", "oom_eta_s",
+    "purge_walk_share", "events", "ipi_stall_ns", "tests_done", "oom_eta_s", "purge_calls",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
@@ -212,6 +217,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "ipi_stall_ns": int(S[E.S_IPI_STALL]),
         "tests_done": bool(int(S[E.S_WORKERS_DONE]) == nw),
         "oom_eta_s": oom_eta_s(ts, resolved.ram_bytes, bool(S[E.S_OOM])),
+        "purge_calls": len(purges),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

@@ -18,12 +18,12 @@ from .events import DEFAULT_EVENTS, DEFAULT_FUNCTIONS, PURGE_TRIGGERS, ROLES
 from .ftrace import read_ftrace
 from .kernel_run import KernelRun, TraceConfig, kernel_preset
 from .load import load_kernel_run
-from .shipped import SHIPPED_DIR, load_shipped, shipped_runs
+from .shipped import SHIPPED_DIR, load_shipped, recording_id, shipped_runs
 from .summary import TESTS_COLUMNS as TESTS_COLUMNS  # public (tests, notebooks), not in __all__ as before
 from .summary import read_params, read_test_summary
 
 __all__ = [
     "TraceParseError", "TraceWarning", "KernelRun", "TraceConfig", "read_ftrace", "read_test_summary",
     "read_params", "load_kernel_run", "DEFAULT_EVENTS", "DEFAULT_FUNCTIONS", "ROLES", "PURGE_TRIGGERS",
-    "kernel_preset", "shipped_runs", "load_shipped", "SHIPPED_DIR",
+    "kernel_preset", "shipped_runs", "load_shipped", "recording_id", "SHIPPED_DIR",
 ]

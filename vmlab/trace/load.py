@@ -198,7 +198,8 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
       recorded, else the params file's, else the 6.1 formula ``fls(ncpus) * 32 MiB / PAGE_SIZE``;
     * ``purges``, ``purge_*_ns``: non-empty purges (return value 1, or num_purged > 0; every
       purge when neither is recorded), whatever their trigger; durations are wall time between
-      entry and return, so they include time the purging task was preempted;
+      entry and return, so they include time the purging task was preempted; ``purge_calls``:
+      every call, empty ones included (``len(purges)``), as the model's summary;
     * ``purge_pages_p50``: the median vmap_lazy_nr drop (entry - exit) of the non-empty purges,
       the trace's estimate of pages per purge;
     * ``alloc_failures``: purges called from the allocation-failure path;
@@ -421,6 +422,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "tests_done": bool(tests["complete"].all()) if len(tests) else np.nan,
         # beyond the model's keys
         "purge_calls": int(len(purges)),
+        # beyond the model's keys
         "drains": int(len(drains)),
         "purges_entry_gt_lazy_max": int((nonempty["lazy_nr_start"] > lmp).sum()) if lmp else np.nan,
         "test_avg_usec": float(tests["avg_usec"].mean()) if len(tests) else np.nan,

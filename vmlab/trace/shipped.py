@@ -1,5 +1,5 @@
 """The recordings shipped in the repository (``data/kernel/raw``): `SHIPPED_DIR`, `shipped_runs`,
-`load_shipped`."""
+`load_shipped`, and `recording_id` (``tag/run``, the name the fit and the validation use)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,3 +27,10 @@ def load_shipped(tag: str, run: str, **kw) -> KernelRun:
     if not d.is_dir():
         raise ValueError(f"no shipped recording {tag!r}; there are {sorted({t for t, _ in shipped_runs()})}")
     return load_kernel_run(d, run=run, **kw)
+
+
+def recording_id(kernel_run: KernelRun) -> str:
+    """``<tag>/<run>`` of a recording: its directory's name and the run, e.g. ``smp2/fix_size``."""
+    path = kernel_run.config.path
+    tag = Path(path).parent.name if path else "?"
+    return f"{tag}/{kernel_run.name}"
