@@ -24,5 +24,7 @@ __all__ += ["KernelRun", "TraceParseError", "load_kernel_run", "read_ftrace", "r
 # Policy lab (issue 12): Pareto search and sensitivity over SimConfig fields, via the sweep cache.
 from .optimize import optimize, dominates_default, proposals  # noqa: E402
 from .sensitivity import sensitivity, sensitivity_of  # noqa: E402
+from .policies import PurgePolicy, purge_policy, BUILTIN_POLICIES  # noqa: E402
 
-__all__ += ["optimize", "dominates_default", "proposals", "sensitivity", "sensitivity_of"]
+__all__ += ["optimize", "dominates_default", "proposals", "sensitivity", "sensitivity_of", "PurgePolicy",
+            "purge_policy", "BUILTIN_POLICIES"]

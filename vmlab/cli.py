@@ -41,7 +41,7 @@ def _config_from_args(a) -> SimConfig:
     for name in ("platform", "ncpus", "policy", "threshold_factor", "purge_mode", "allocator",
                  "flush_range", "preempt", "lazy_max_pages", "duration_s", "seed", "nr_threads",
                  "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes", "purge_lock",
-                 "lazy_drop", "lock_break", "test_set"):
+                 "lazy_drop", "lock_break", "test_set", "low_factor", "batch_entries", "hold_budget_us"):
         v = getattr(a, name, None)
         if v is not None:
             fields[name] = v
@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lock-break", dest="lock_break", type=_yes_no,
                    help="yes/no: cond_resched_lock drops a contended lock (CONFIG_PREEMPTION)")
     r.add_argument("--test-set", dest="test_set", choices=TEST_SETS)
+    r.add_argument("--low-factor", dest="low_factor", type=float,
+                   help="hysteresis policy: yield again below this x lazy_max_pages")
+    r.add_argument("--batch-entries", dest="batch_entries", type=int,
+                   help="batch policy: purge-list entries between cond_resched_lock calls")
+    r.add_argument("--hold-budget-us", dest="hold_budget_us", type=float,
+                   help="hold-budget policy: µs the free loop holds the lock before yielding")
     r.add_argument("--lazy-max-pages", dest="lazy_max_pages", type=int)
     r.add_argument("--workload", help="a test_vmalloc.sh mode, a test name, or names joined by commas")
     r.add_argument("--nr-threads", dest="nr_threads", type=int)

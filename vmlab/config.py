@@ -32,7 +32,10 @@ from .workloads import (
     workload_names,
 )
 
-POLICIES = ("no-resched", "always-resched", "threshold")
+from .policies import CUSTOM_PREFIX, POLICY_NAMES, PurgePolicy, from_code, purge_policy  # noqa: E402
+
+#: The built-in purge policies (`vmlab.policies`); a `PurgePolicy` (from `purge_policy`) also works.
+POLICIES = POLICY_NAMES
 PURGE_MODES = ("sync", "deferred")
 ALLOCATORS = ("list", "augmented-tree")
 FLUSH_RANGES = ("walk", "at-insert")
@@ -139,8 +142,8 @@ class SimConfig:
 
     platform: str = "hikey960"            #: a preset name (see `vmlab.platforms.PLATFORMS`)
     ncpus: int | None = None              #: online CPUs, 1..1024 (None: the platform's)
-    policy: str = "threshold"             #: no-resched | always-resched | threshold
-    threshold_factor: float = 2.0         #: threshold policy: resched while lazy < factor x lazy_max
+    policy: str = "threshold"             #: a built-in (vmlab.policies.POLICY_NAMES) or a PurgePolicy
+    threshold_factor: float = 2.0         #: threshold/hysteresis: resched while lazy < factor x lazy_max
     purge_mode: str = "sync"              #: sync (4.10-5.17) | deferred (drain work, 5.18+)
     allocator: str = "list"               #: list (<= 5.1) | augmented-tree (5.2+)
     flush_range: str = "walk"             #: walk (<= 5.10) | at-insert (5.11+; also merges
@@ -167,6 +170,10 @@ class SimConfig:
     ram_bytes: int | None = None          #: OOM limit in bytes (None: the platform's RAM)
     sample_interval_ns: int = 1_000_000   #: time-series sampling period, ns of simulated time
     check_invariants: bool = False        #: re-check the address space after every operation (slow)
+    low_factor: float = 1.0               #: hysteresis: yield again below low_factor x lazy_max_pages
+    batch_entries: int = 64               #: batch: purge-list entries between cond_resched_lock calls
+    hold_budget_us: float = 100.0         #: hold-budget: µs the free loop holds the lock before yielding
+    policy_code: str | None = None        #: a custom policy's code (set from `policy`; travels in to_dict)
 
     def __post_init__(self):
         if isinstance(self.workload, list):
@@ -182,7 +189,30 @@ class SimConfig:
                     f"platform={self.platform!r} is not known; allowed: {sorted(PLATFORMS)}"
                 )
         _int_in("ncpus", self.ncpus, 1, 1024, none_ok=True)
-        _allowed("policy", self.policy, POLICIES)
+        if isinstance(self.policy, str) and self.policy.startswith(CUSTOM_PREFIX):
+            if not self.policy_code:
+                raise ValueError(f"policy={self.policy!r}: a custom policy needs its policy_code "
+                                 "(pass the PurgePolicy object, or a dict from SimConfig.to_dict())")
+            object.__setattr__(self, "policy", from_code(self.policy, self.policy_code))
+        elif callable(self.policy) and not isinstance(self.policy, PurgePolicy):
+            object.__setattr__(self, "policy", purge_policy(self.policy))
+        if isinstance(self.policy, PurgePolicy):
+            object.__setattr__(self, "policy_code", self.policy.code)
+        else:
+            _allowed("policy", self.policy, POLICIES)
+            if self.policy_code is not None:
+                raise ValueError("policy_code is only for a custom policy; policy="
+                                 f"{self.policy!r} is built in")
+        for name in ("low_factor", "hold_budget_us"):
+            v = getattr(self, name)
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                object.__setattr__(self, name, float(v))
+        _float_in("low_factor", self.low_factor, 0.0, 1e6)
+        if self.policy == "hysteresis" and self.low_factor > self.threshold_factor:
+            raise ValueError(f"low_factor={self.low_factor!r} must be <= threshold_factor="
+                             f"{self.threshold_factor!r} (the hysteresis' low mark is below its high mark)")
+        _int_in("batch_entries", self.batch_entries, 1, 10**9)
+        _float_in("hold_budget_us", self.hold_budget_us, 0.0, 1e9)
         _float_in("threshold_factor", self.threshold_factor, 0.0, 1e6)
         _allowed("purge_mode", self.purge_mode, PURGE_MODES)
         _allowed("allocator", self.allocator, ALLOCATORS)
@@ -266,6 +296,8 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if isinstance(self.policy, PurgePolicy):
+            d["policy"] = self.policy.token
         if isinstance(self.platform, Platform):
             d["platform"] = self.platform.name
         if isinstance(self.workload, tuple):
@@ -333,7 +365,11 @@ class SimConfig:
         P = np.zeros(E.N_PARAMS, dtype=np.int64)
         P[E.P_NCPUS] = r.ncpus
         P[E.P_NWORK] = wl.nr_threads
-        P[E.P_POLICY] = POLICIES.index(self.policy)
+        P[E.P_POLICY] = (E.POLICY_CUSTOM if isinstance(self.policy, PurgePolicy)
+                         else POLICIES.index(self.policy))
+        P[E.P_LOW_THRESH] = int(self.low_factor * r.lazy_max_pages)
+        P[E.P_BATCH_N] = self.batch_entries
+        P[E.P_HOLD_BUDGET] = int(round(self.hold_budget_us * 1000))
         P[E.P_RESCHED_THRESH] = r.resched_threshold_pages
         P[E.P_PURGE_MODE] = PURGE_MODES.index(self.purge_mode)
         P[E.P_ALLOCATOR] = ALLOCATORS.index(self.allocator)

@@ -74,7 +74,9 @@ setting with the kernel line it comes from, and the simplifications below in one
   PREEMPT_DYNAMIC selects whatever the boot mode) when another CPU spins on it;
   re-taking it queues behind every waiter. While no yield is possible the loop runs ahead of the
   other tasks' events up to the next sample (they can only queue on its lock or raise
-  ``vmap_lazy_nr``), which changes nothing they can observe. A purge still running when the run
+  ``vmap_lazy_nr``), which changes nothing they can observe; in deferred mode it does not, since
+  a vfree there reads ``vmap_lazy_nr`` to queue the drain work. The policy decision itself is
+  `_policy_wants` (the seam); a user policy is a C callback and is asked after every entry. A purge still running when the run
   ends is not in the purge table (the time series shows it as ``purge_active``).
 * **Memory.** By component (the ``TS_MEM_*`` columns): base + data pages of busy areas + percpu
   backing of ``pcpu_alloc_test``'s outstanding objects (``pcpu_obj_bytes`` per object and CPU; the
@@ -187,11 +189,23 @@ P_RCU_DELAY = 49
 P_TLB_PAGE = 50
 P_TLB_CEIL = 51
 P_PCPU_OBJ = 52     # bytes of percpu backing per __alloc_percpu object and CPU (pcpu_alloc_test)
-N_PARAMS = 53
+P_LOW_THRESH = 53   # hysteresis: yield again below this many lazy pages (the high mark is P_RESCHED_THRESH)
+P_BATCH_N = 54      # batch: purge-list entries between two cond_resched_lock calls
+P_HOLD_BUDGET = 55  # hold-budget: ns the free loop may hold the lock before cond_resched_lock
+N_PARAMS = 56
 
 POLICY_NO_RESCHED = 0
 POLICY_ALWAYS = 1
 POLICY_THRESHOLD = 2
+POLICY_HYSTERESIS = 3
+POLICY_BATCH = 4
+POLICY_HOLD_BUDGET = 5
+POLICY_ADAPTIVE = 6
+POLICY_CUSTOM = 7       # a user function (vmlab.purge_policy), passed to _loop as a C callback
+#: The callback's signature: (lazy_nr pages, lazy_max pages, entries done, entries left,
+#: tasks spinning on the lock, ns the lock has been held, online CPUs) -> call cond_resched_lock now.
+POLICY_SIG = nbt.boolean(I, I, I, I, I, I, I)
+POLICY_FN = nbt.FunctionType(POLICY_SIG)
 MODE_SYNC = 0
 MODE_DEFERRED = 1
 ALLOC_LIST = 0
@@ -1630,14 +1644,55 @@ LS_STARTED = 32
 LS_PU_FLUSH = 33
 LS_PU_WORK = 34
 LS_PU_BATCH = 35
-N_LS = 36
+LS_PU_HYST = 36     # hysteresis: 1 while above the high mark and not yet back below the low one
+LS_PU_SINCE = 37    # purge-list entries freed since the last time the lock was dropped
+LS_PU_DONE = 38     # purge-list entries freed by the running purge
+N_LS = 39
 
 LOOP_DONE = 0   # _loop: the run has ended
 LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
 
 
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _policy_wants(P, K, lazy, waiters, hold, left, lazy0, pages_done, fn):
+    """The purge policy's one decision (the seam): after a purge-list entry, call
+    cond_resched_lock() now? (It still drops the lock only when contended under lock_break, or
+    when a reschedule is due.) lazy, lazy0: vmap_lazy_nr now and at the purge's start (pages);
+    waiters: tasks spinning on the lock; hold: ns the lock has been held; left: entries left;
+    pages_done: pages this purge freed so far. Hysteresis and batch keep their state in K."""
+    policy = P[P_POLICY]
+    if policy == POLICY_ALWAYS:
+        return True
+    if policy == POLICY_THRESHOLD:
+        return lazy < P[P_RESCHED_THRESH]
+    if policy == POLICY_HYSTERESIS:
+        if lazy >= P[P_RESCHED_THRESH]:
+            K[LS_PU_HYST] = 1
+        elif lazy < P[P_LOW_THRESH]:
+            K[LS_PU_HYST] = 0
+        return K[LS_PU_HYST] == 0
+    if policy == POLICY_BATCH:
+        return K[LS_PU_SINCE] >= P[P_BATCH_N]
+    if policy == POLICY_HOLD_BUDGET:
+        return hold >= P[P_HOLD_BUDGET]
+    if policy == POLICY_ADAPTIVE:
+        # keep yielding while the backlog is under lazy_max_pages, or while this purge is winning:
+        # vmap_lazy_nr fell by at least half of what the purge freed (others free more slowly)
+        return lazy < P[P_LAZY_MAX] or 2 * (lazy0 - lazy) >= pages_done
+    if policy == POLICY_CUSTOM:
+        return fn(lazy, P[P_LAZY_MAX], K[LS_PU_DONE], left, waiters, hold, P[P_NCPUS])
+    return False
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _policy_static(policy):
+    """True when others' events cannot turn the policy's "no" into a "yes" before the free loop's
+    next entry (they only raise vmap_lazy_nr or queue on the lock), so the loop may run ahead."""
+    return policy != POLICY_CUSTOM
+
+
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out, prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP, CK, RS):
+def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out, prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP, CK, RS, policy_fn):
     """The event loop, from the state in K and the arrays, until the run ends (LOOP_DONE) or
     an array may fill up during the next event (LOOP_GROW: the state is saved in K, `run`
     grows the arrays and calls again, and the run goes on exactly as if nothing happened).
@@ -1648,7 +1703,6 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     ncpus = P[P_NCPUS]
     nw = P[P_NWORK]
     policy = P[P_POLICY]
-    resched_thresh = P[P_RESCHED_THRESH]
     mode = P[P_PURGE_MODE]
     allocator = P[P_ALLOCATOR]
     flush_mode = P[P_FLUSH]
@@ -2067,6 +2121,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 pu_flush = 0
                 pu_work = c_steal
                 pu_batch = 0
+                K[LS_PU_DONE] = 0
+                K[LS_PU_SINCE] = 0
                 lz, steal = steal, lz
                 K[LS_LZ_SWAP] ^= 1
                 nsteal = nlz
@@ -2143,9 +2199,11 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         pu_decide = 0
                         contended = LK[LK_QN, lk] > 0
                         resched = CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or tt - CP[CP_SLICE0, cpu] >= c_slice)
-                        may_yield = policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)
+                        may_yield = _policy_wants(P, K, G[G_LAZY_NR], LK[LK_QN, lk], tt - LK[LK_GRANT, lk],
+                                                  pu_entries - K[LS_PU_DONE], pu_lazy0, pu_pages, policy_fn)
                         if may_yield and ((contended and lock_break) or resched):
                             pu_yields += 1
+                            K[LS_PU_SINCE] = 0
                             hold = tt - LK[LK_GRANT, lk]
                             if hold > pu_maxhold:
                                 pu_maxhold = hold
@@ -2186,6 +2244,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         c_entry += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
                     tt += c_entry
                     pu_work += c_entry
+                    K[LS_PU_DONE] += 1
+                    K[LS_PU_SINCE] += 1
                     if check:
                         # (4.9: the batch not yet freed is lazy but already off vmap_lazy_nr)
                         e = _check_space(T, G[G_ROOT], A, G[G_AN], va_start, va_pages, G[G_LAZY_NR] + (pu_batch - pu_pages if lazy_batch else 0), G[G_BUSY_N], G[G_LAZY_AREAS], stack, CK)
@@ -2193,16 +2253,20 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             err = e
                             stop = True
                             break
-                    if pu_i < nsteal and (policy == POLICY_ALWAYS or (policy == POLICY_THRESHOLD and G[G_LAZY_NR] < resched_thresh)):
+                    if pu_i < nsteal and policy != POLICY_NO_RESCHED and (not _policy_static(policy) or _policy_wants(
+                            P, K, G[G_LAZY_NR], LK[LK_QN, lk], tt - LK[LK_GRANT, lk], pu_entries - K[LS_PU_DONE],
+                            pu_lazy0, pu_pages, policy_fn)):
                         # a yield is possible: everything due before tt happens first, then we decide
                         pu_decide = 1
                         if hn > 0 and HP[0, 0] <= tt:
                             break
-                    elif next_sample <= tt:
+                    elif next_sample <= tt or (mode == MODE_DEFERRED and hn > 0 and HP[0, 0] <= tt):
                         # no yield possible, so nobody else can change what this loop does: it runs
                         # ahead of other tasks' events (they wait for this lock or touch only state the
                         # loop does not read; concurrent frees only raise vmap_lazy_nr, which keeps the
-                        # no-yield condition true). It stops at each sample so the time series is exact.
+                        # no-yield condition true). It stops at each sample so the time series is exact,
+                        # and with the drain work (deferred mode) at every event due, because a vfree
+                        # then reads vmap_lazy_nr to decide whether to queue the drain work.
                         break
                 if yielded:
                     # ... schedule() if due (a preemption point), then queue for the lock again
@@ -2348,10 +2412,26 @@ def _grown(a: np.ndarray, n: int, axis: int = 0) -> np.ndarray:
     return b
 
 
-def run(P, orders):
+_NO_POLICY: list = []     # the callback passed when the policy is built in (compiled on first use)
+
+
+def _no_policy():
+    if not _NO_POLICY:
+        from numba import cfunc
+
+        def never(lazy_nr, lazy_max, done, left, waiters, hold_ns, ncpus):
+            return False
+
+        _NO_POLICY.append(cfunc(POLICY_SIG, cache=True)(never))
+    return _NO_POLICY[0]
+
+
+def run(P, orders, policy_fn=None):
     """Simulate one configuration. See the module docstring for what is modelled.
 
-    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded).
+    P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded);
+    policy_fn: for ``P[P_POLICY] == POLICY_CUSTOM``, a numba ``cfunc`` of `POLICY_SIG`
+    (`vmlab.policies.purge_policy` makes one), else None.
     Returns (scalars, timeseries, purges, hist, hist_max, tests).
 
     The arrays are allocated here, by numpy: zeroed pages cost nothing until written (the stress
@@ -2359,6 +2439,10 @@ def run(P, orders):
     returns when an array may fill up; it is grown here and the loop goes on.
     """
     _compile_kernels()
+    if policy_fn is None:
+        if P[P_POLICY] == POLICY_CUSTOM:
+            raise ValueError("policy: a custom policy needs its compiled function (policy_fn)")
+        policy_fn = _no_policy()
     P = np.ascontiguousarray(P, dtype=np.int64)
     orders = np.ascontiguousarray(orders, dtype=np.int64)
     ncpus, nw = int(P[P_NCPUS]), int(P[P_NWORK])
@@ -2434,7 +2518,7 @@ def run(P, orders):
     K[LS_WORKERS_LEFT] = nw
     while _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, stack, fit_out,
                 prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP,
-                CK, RS) == LOOP_GROW:
+                CK, RS, policy_fn) == LOOP_GROW:
         if G[G_AN] + 2 >= A.shape[0]:
             A = _grown(A, 2 * A.shape[0])
             apool = _grown(apool, A.shape[0])

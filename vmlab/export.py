@@ -136,7 +136,8 @@ _CLI = {"platform": "--platform", "ncpus": "--ncpus", "policy": "--policy",
         "test_loop_count": "--test-loop-count", "test_repeat_count": "--test-repeat-count",
         "nr_pages": "--nr-pages", "ram_bytes": "--ram-bytes", "duration_s": "--duration",
         "seed": "--seed", "purge_lock": "--purge-lock", "lazy_drop": "--lazy-drop",
-        "lock_break": "--lock-break", "test_set": "--test-set"}
+        "lock_break": "--lock-break", "test_set": "--test-set", "low_factor": "--low-factor",
+        "batch_entries": "--batch-entries", "hold_budget_us": "--hold-budget-us"}
 _ALWAYS = ("platform", "ncpus", "workload", "duration_s")
 
 
@@ -204,13 +205,22 @@ def run_command(cfg, width: int = 72) -> list[str]:
                 v = "yes" if v else "no"
             args += [_CLI[f], _num(v)]
         return wrap_command(" ".join(shlex.quote(a) for a in args), width)
-    kw = ", ".join(f"{f}={getattr(cfg, f)!r}" for f in SimConfig.field_names()
-                   if f in diff or (f in _ALWAYS and getattr(cfg, f) is not None))
+    from .policies import PurgePolicy
+
+    custom = cfg.policy if isinstance(cfg.policy, PurgePolicy) else None
+
+    def _arg(f):
+        return f"policy={custom.name}" if custom is not None and f == "policy" else f"{f}={getattr(cfg, f)!r}"
+
+    kw = ", ".join(_arg(f) for f in SimConfig.field_names()
+                   if f != "policy_code" and (f in diff or (f in _ALWAYS and getattr(cfg, f) is not None)))
     call = (f"SimConfig.for_kernel({kernel!r}, {kw})" if kernel else f"SimConfig({kw})")
     body = textwrap.wrap(f"res = simulate({call})", width - 4, break_long_words=True,
                          break_on_hyphens=False)
-    return (["# (some fields have no vmlab run option) in Python:",
-             ">>> from vmlab import SimConfig, simulate"]
+    head = (["# in Python, with the policy defined as @vmlab.purge_policy",
+             f"# def {custom.name}(...) (code hash {custom.key}):"] if custom is not None
+            else ["# (some fields have no vmlab run option) in Python:"])
+    return (head + [">>> from vmlab import SimConfig, simulate"]
             + [(">>> " if i == 0 else "... ") + part for i, part in enumerate(body)])
 
 

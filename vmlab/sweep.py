@@ -167,7 +167,9 @@ def _row(cfg: SimConfig, kernel, key: str, summary: dict | None, error: str | No
     row = {"kernel": kernel, **d}
     for k in SUMMARY_KEYS:
         row[k] = (summary or {}).get(k, math.nan)
-    row.update(seed=cfg.seed, model_version=MODEL_VERSION, run_key=key, error=error)
+    from .model import model_version_of
+
+    row.update(seed=cfg.seed, model_version=model_version_of(cfg), run_key=key, error=error)
     return row
 
 
@@ -222,8 +224,9 @@ def load_cached(out: Path, keys: Iterable[str] | None = None) -> dict[str, dict]
         except Exception:  # noqa: BLE001 - corrupt or partial: recompute
             p.unlink(missing_ok=True)
             continue
-        if row.get("model_version") != MODEL_VERSION:
-            continue
+        mv = str(row.get("model_version"))
+        if mv != MODEL_VERSION and not mv.startswith(MODEL_VERSION + "+policy-"):
+            continue      # another model (a custom policy's hash is also in the run key)
         rows[key] = row
     for stale in out.glob(".*.tmp"):   # left by a killed writer
         stale.unlink(missing_ok=True)

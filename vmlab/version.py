@@ -12,7 +12,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 MODEL_SERIES = "1"
-_MODEL_FILES = ("engine.py", "config.py", "platforms.py", "workloads.py", "result.py", "model.py")
+_MODEL_FILES = ("engine.py", "config.py", "platforms.py", "workloads.py", "result.py", "model.py", "policies.py")
 
 
 def _model_hash() -> str:

@@ -143,14 +143,14 @@ def short_label(cfg: SimConfig) -> str:
     thr = f" ×{cfg.threshold_factor:g}" if cfg.policy == "threshold" else ""
     if era != CUSTOM:
         return f"{era}{thr}"
-    return f"{cfg.policy}{thr} (custom)"
+    return f"{getattr(cfg.policy, 'name', cfg.policy)}{thr} (custom)"
 
 
 def run_stem(cfg: SimConfig) -> str:
     """A file-name stem describing a run: 5.0+threshold-hikey960-8cpu-stress-thr2-lmformula-2s-seed1."""
     r = cfg.resolved()
     era = era_of(cfg)
-    pol = era if era != CUSTOM else f"custom-{cfg.policy}"
+    pol = era if era != CUSTOM else f"custom-{getattr(cfg.policy, 'name', cfg.policy)}"
     wl = cfg.workload if isinstance(cfg.workload, str) else "+".join(cfg.workload)
     parts = [pol, str(get_platform(cfg.platform).name), f"{r.ncpus}cpu", wl]
     if cfg.policy == "threshold":
@@ -172,7 +172,7 @@ def summary_frame(result, previous=None) -> pd.DataFrame:
         ps = r.platform.page_size
         peak = float(s.peak_lazy_pages)
         thr = (f"{int(s.resched_threshold_pages):,} pages" if cfg.policy == "threshold"
-               else f"— ({cfg.policy})")
+               else f"— ({getattr(cfg.policy, 'name', cfg.policy)})")
         oom = (f"yes, at {float(s.oom_time_ns) / 1e9:.2f} s" if bool(s.oom) else "no")
         lm_src = "formula" if cfg.lazy_max_pages is None else "set"
         return {

@@ -142,7 +142,10 @@ class ExplorePanel(_Panel):
         c: dict[str, Any] = {}
         c["era"] = W.Dropdown(options=list(ERAS) + [CUSTOM], value=era_of(cfg), description="kernel",
                               tooltip="the purge logic of a kernel version, or custom knobs")
-        c["policy"] = W.Dropdown(options=list(POLICIES), value=cfg.policy, description="policy")
+        pol_opts = [(n, n) for n in POLICIES]
+        if cfg.policy not in POLICIES:          # a vmlab.purge_policy function
+            pol_opts.append((f"{cfg.policy.name} (custom)", cfg.policy))
+        c["policy"] = W.Dropdown(options=pol_opts, value=cfg.policy, description="policy")
         c["allocator"] = W.Dropdown(options=list(ALLOCATORS), value=cfg.allocator, description="allocator")
         c["flush_range"] = W.Dropdown(options=list(FLUSH_RANGES), value=cfg.flush_range, description="flush range")
         c["purge_mode"] = W.Dropdown(options=list(PURGE_MODES), value=cfg.purge_mode, description="purge")
