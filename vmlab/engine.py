@@ -1437,11 +1437,14 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                     break
             if kind != OP_NONE:
                 break
-            if W[w, WS_HN] > 0:
-                W[w, WS_HN] -= 1
-                k = H[w, W[w, WS_HN]]
+            # held areas in allocation order, as the tests' "for (i = 0; ...) vfree(ptr[i])"
+            # (v5.1.15/lib/test_vmalloc.c:216-217, :265-266); WS_SUB is the cursor
+            j = W[w, WS_SUB]
+            if j < W[w, WS_HN]:
+                W[w, WS_SUB] = j + 1
+                k = H[w, j]
                 if k >= 0:
-                    H[w, W[w, WS_HN]] = -1
+                    H[w, j] = -1
                     kind = OP_FREE
                     W[w, WS_OP_KEY] = k
                     break
