@@ -158,3 +158,47 @@ def test_long_busy_alone_walks_nothing_until_holes_appear(sim):
     twice = sim(SimConfig.for_kernel("5.0", test_repeat_count=2, **base)).summary
     assert once.alloc_cache_resets <= 1 and once.alloc_walk_areas < 10 * 2000
     assert twice.alloc_cache_resets > 100 and twice.alloc_walk_areas > 1000 * 2000
+
+
+def _perf(sim, kernel, platform, loops):
+    res = sim(SimConfig.for_kernel(kernel, platform=platform, ncpus=1, workload="performance",
+                                   test_loop_count=loops, duration_s=80_000, seed=1,
+                                   sample_interval_ns=10**9))
+    assert bool(res.tests.complete.all()) and res.summary.alloc_failures == (0 if kernel == "5.0" else 3)
+    return res.tests.groupby("test").avg_usec.sum()
+
+
+@pytest.mark.parametrize("loops", [5000])
+def test_long_busy_is_several_times_slower_on_the_list(sim, loops):
+    """At a loop count the constants were not fitted at: long_busy several times slower on the
+    list kernels than on 5.2, and more so on the HiKey (a cache miss per area) than on x86."""
+    ratio = {}
+    for plat in ("hikey960", "x86-server"):
+        tree = _perf(sim, "5.2", plat, loops)
+        assert (tree.groupby(level=0).size() == 1).all()
+        for kernel in ("5.0", "5.1"):
+            lst = _perf(sim, kernel, plat, loops)
+            ratio[plat, kernel] = lst["long_busy_list_alloc_test"] / tree["long_busy_list_alloc_test"]
+            assert ratio[plat, kernel] >= 3, (plat, kernel, ratio[plat, kernel])
+            # the tests before long_busy barely change: the difference is the walk
+            assert lst["fix_size_alloc_test"] < 1.2 * tree["fix_size_alloc_test"]
+    assert ratio["hikey960", "5.1"] > 1.5 * ratio["x86-server", "5.1"], ratio
+
+
+@pytest.mark.slow
+def test_published_performance_totals(sim):
+    """The cover letter's runs: 1 000 000 loops, the whole performance mode (5.1 and 5.2 run the
+    same eight cases). Total and long_busy several times slower on the list, more on the HiKey.
+    The HiKey's tree-era total (get_cycles() there counts the 1.92 MHz architected timer:
+    463 767 978 / 1.92 MHz / 3 repeats = 80.5 us per loop) is a check on constants not fitted
+    to it (its alloc/free path costs are estimates); x86-server's alloc/free path costs are
+    fitted to two of the i5-3320M's tree-era tests (facts 4.E), so its total is half a check."""
+    loops = 1_000_000
+    out = {}
+    for plat, published_tree_us in (("hikey960", 463_767_978 / 1.92e6 / 3), ("x86-server", 193_290_498_550 / 2.6e9 / 3)):
+        tree, lst = _perf(sim, "5.2", plat, loops), _perf(sim, "5.1", plat, loops)
+        assert abs(tree.sum() - published_tree_us * 1e6) <= 0.25 * published_tree_us * 1e6, (plat, tree.sum() / loops)
+        out[plat] = (lst.sum() / tree.sum(),
+                     lst["long_busy_list_alloc_test"] / tree["long_busy_list_alloc_test"])
+        assert min(out[plat]) >= 3, (plat, out[plat])
+    assert out["hikey960"][0] > 1.5 * out["x86-server"][0], out
