@@ -107,7 +107,9 @@ def test_02_sweep(tmp_path, monkeypatch):
 
 def test_03_seed_reproduction(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    nb, text = _run("03-seed-reproduction", tmp_path, monkeypatch, duration_s=1.0, oom_duration_s=8.0,
+    # (oom_duration_s=60: with the list walk at the kernel's pace 5.0+threshold's memory levels off
+    # and 5.0's passes it only after the stress set-up, ~30-60 s; docs/calibration.md)
+    nb, text = _run("03-seed-reproduction", tmp_path, monkeypatch, duration_s=1.0, oom_duration_s=60.0,
                     long_duration_s=30.0, sweep_duration_s=0.25, sweep_seeds=1, sweep_ncpus=[2, 8],
                     sweep_thresholds=[1, 2, 4], workers=1, out_dir=str(out),
                     sweep_dir=str(tmp_path / "cache"))
@@ -123,6 +125,6 @@ def test_03_seed_reproduction(tmp_path, monkeypatch):
     assert len(claims) >= 15, claims
     for must in ("lazy_max_pages on 8 CPUs is", "a full-list purge", "of it is the flush-range walk",
                  "5.0 does not run out of memory", "5.0+threshold's memory levels off",
-                 "5.0's extra memory after", "the walk costs 137 ns per entry"):
+                 "5.0's extra memory after", "the walk costs 110 ns per entry"):
         line = next((ln for ln in claims if must in ln), None)
         assert line and line.startswith("[holds]"), (must, line)

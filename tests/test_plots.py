@@ -1,6 +1,6 @@
 """Figures and email text (`vmlab.plots`, `vmlab.export`) on real small runs.
 
-One module fixture runs a small sweep on hikey960 (stress, 0.1 s simulated): kernels 5.0 and 5.0+threshold,
+One module fixture runs a small sweep on hikey960 (stress, 0.3 s simulated): kernels 5.0 and 5.0+threshold,
 2 and 4 CPUs, three threshold factors, two seeds, plus one failing row and one run that goes OOM.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ KERNELS = ("5.0", "5.0+threshold")
 NCPUS = (2, 4)
 THRESHOLDS = (0.5, 1.0, 4.0)
 SEEDS = (1, 2)
-BASE = dict(platform="hikey960", workload="stress", duration_s=0.1)
+BASE = dict(platform="hikey960", workload="stress", duration_s=0.3)
 FAIL_MSG = "RuntimeError: engine exploded (test row)"
 
 
@@ -221,7 +221,7 @@ def _spans(ax):
 
 def test_timeseries_lines_and_spans(runs):
     _, results = runs
-    res = results[("5.0+threshold", 2, 1.0, 2)]        # a run with many purges (14)
+    res = results[("5.0+threshold", 2, 1.0, 2)]        # a run with many purges (11)
     fig = plot_timeseries(res)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]

@@ -1,9 +1,10 @@
 """The free-segment tree's search on its own, against plain references (hypothesis).
 
 `_lowest_fit` skips subtrees that cannot hold an aligned start (the F_MAXAL augment) and must
-still return exactly what the plain walk returns: the same segment, aligned start, path depth and
-largest checked too-small segment (the list era's cached_hole_size). `_free_between` must count
-the free pages of a range as two `_free_below` calls do.
+still return exactly what the plain walk returns: the same segment, aligned start and path depth.
+`_max_hole_between` (the list era's cached_hole_size) must find the largest aligned hole of a
+range as a scan of every segment does. `_free_between` must count the free pages of a range as
+two `_free_below` calls do.
 """
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ E._compile_kernels()
 
 
 def _walk(T, root, size, align, lo, length):
-    """The plain find_vmap_lowest_match walk (no F_MAXAL pruning): (node, start, hole, depth)."""
+    """The plain find_vmap_lowest_match walk (no F_MAXAL pruning): (node, start, depth)."""
     if root == E.NIL or T[root, E.F_MAXFREE] < length:
-        return E.NIL, 0, 0, 0
-    hole = 0
+        return E.NIL, 0, 0
     path = []
     cur = root
     while True:
@@ -36,8 +36,7 @@ def _walk(T, root, size, align, lo, length):
             if k + sz > lo:
                 a = -(-max(k, lo) // align) * align
                 if a + size <= k + sz:
-                    return cur, a, hole, len(path)
-                hole = max(hole, sz)
+                    return cur, a, len(path)
             right = T[cur, E.F_RIGHT]
             if right != E.NIL and T[right, E.F_MAXFREE] >= length:
                 cur = right
@@ -50,7 +49,7 @@ def _walk(T, root, size, align, lo, length):
                     found = True
                     break
             if not found:
-                return E.NIL, 0, 0, 0
+                return E.NIL, 0, 0
 
 
 def _tree(segments, al, prios):
@@ -96,13 +95,30 @@ def test_lowest_fit_matches_the_plain_walk(space, data):
         want = _walk(T, root, size, align, lo, length)
         assert node == want[0], (size, align, lo, length)
         if node != E.NIL:
-            assert (out[0], out[1], out[2]) == want[1:], (size, align, lo, length)
+            assert (out[0], out[2]) == want[1:], (size, align, lo, length)
             assert path[out[2] - 1] == node
         # the fit is really the lowest one at or above lo when no pruning by length applies
         if length == size:
             fits = [(-(-max(k, lo) // align) * align) for k, sz in segs
                     if k + sz > lo and -(-max(k, lo) // align) * align + size <= k + sz]
             assert (out[0] if node != E.NIL else None) == (min(fits) if fits else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(free_space(), st.data())
+def test_max_hole_between_is_the_largest_aligned_hole_of_the_range(space, data):
+    """The holes alloc_vmap_area's walk steps over between lo and the fit at hi: every free
+    segment starting below hi and ending above lo, measured from its aligned start (from lo for
+    the one that holds lo)."""
+    segs, prios, al, end = space
+    T, root = _tree(segs, al, prios)
+    stack = np.zeros(512, dtype=np.int64)
+    for _ in range(20):
+        align = data.draw(st.sampled_from([1, 2, 4, 8, 16, 32, 64]))
+        lo = data.draw(st.integers(4000, end + 10))
+        hi = data.draw(st.integers(lo + 1, end + 20))      # (the engine asks only when the fit lies above lo)
+        holes = [k + sz - (-(-max(k, lo) // align) * align) for k, sz in segs if k < hi and k + sz > lo]
+        assert E._max_hole_between(T, root, lo, hi, align, stack) == max([0] + holes), (align, lo, hi)
 
 
 @settings(max_examples=200, deadline=None)

@@ -35,6 +35,10 @@ Schema
     something), ``purge_calls`` the number of calls (``len(purges)``, empty ones included, as the
     kernel trace's ``purge_calls``); ``purge_p50_ns``, ``purge_p99_ns``, ``purge_max_ns``,
     ``purge_pages_p50`` and ``purge_walk_share`` are over the non-empty purges.
+    A simulated run adds two model-only keys: ``alloc_walk_areas`` (busy and lazy areas the list
+    era's allocation walks stepped over, in total) and ``alloc_cache_resets`` (list-era searches
+    that found no usable ``free_vmap_cache`` and walked from VMALLOC_START); both are 0 in the tree
+    era.
 """
 from __future__ import annotations
 
@@ -218,6 +222,9 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "tests_done": bool(int(S[E.S_WORKERS_DONE]) == nw),
         "oom_eta_s": oom_eta_s(ts, resolved.ram_bytes, bool(S[E.S_OOM])),
         "purge_calls": len(purges),
+        # model only (a trace cannot see them): the list era's allocation walks
+        "alloc_walk_areas": int(S[E.S_LIST_WALK]),
+        "alloc_cache_resets": int(S[E.S_LIST_DESCENT]),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)
