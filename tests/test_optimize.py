@@ -21,7 +21,8 @@ from vmlab.optimize import dominates_default, optimize, proposals
 from vmlab.plots import pareto_front, pareto_mask
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress", duration_s=0.05)
+# fix_size purges within milliseconds (the list era's stress only after ~0.5 simulated s)
+BASE = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="fix_size", duration_s=0.05)
 SPACE = {"threshold_factor": (0.5, 16.0), "lazy_max_pages": (4096, 32768)}
 OBJ = ["peak_lazy_ratio", "purge_p99_ns"]
 
@@ -123,7 +124,7 @@ def test_resumes_after_sigkill_without_rerunning_finished_trials(tmp_path, engin
             time.sleep(0.1)
             return _simulate(cfg)
         vmlab.model.simulate = slow
-        base = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress", duration_s=0.05, ncpus=2)
+        base = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="fix_size", duration_s=0.05, ncpus=2)
         optimize(base, {SPACE!r}, objectives={OBJ!r}, n_trials=12, seed=5, workers=1, progress=False,
                  batch_size=4, out={str(out)!r})
     """)
@@ -157,7 +158,8 @@ def test_resumes_after_sigkill_without_rerunning_finished_trials(tmp_path, engin
 
 # ------------------------------------------------------------------ the kernel default
 def test_hikey960_finding_against_the_kernel_default(tmp_path, engine_warm):
-    base = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress", duration_s=0.1)
+    # (1 s: the list era's stress runs purge first after ~0.5 simulated s)
+    base = SimConfig.for_kernel("5.0+threshold", platform="hikey960", workload="stress", duration_s=1.0)
     df = optimize(base, {"threshold_factor": (0.5, 16.0), "lazy_max_pages": (4096, 131072)}, n_trials=8,
                   seed=0, by={"ncpus": [4, 8]}, workers=1, out=tmp_path / "hikey", progress=False, batch_size=4)
     finding = dominates_default(df)

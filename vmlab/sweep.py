@@ -332,7 +332,10 @@ def _iter_local(payloads, workers, executor=None):
                         raise SweepWorkerDied([pending[g]["config"] for g in pending], e) from e
                     del pending[f]
                     yield row
-                submit(itertools.islice(it, len(done)))
+                try:
+                    submit(itertools.islice(it, len(done)))
+                except BrokenProcessPool as e:      # it died between two results
+                    raise SweepWorkerDied([p["config"] for p in pending.values()], e) from e
         except BaseException:
             for f in pending:
                 f.cancel()
