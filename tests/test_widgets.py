@@ -8,19 +8,18 @@ import pytest
 
 from vmlab import SimConfig, simulate
 from vmlab import model as vmlab_model
+from vmlab.frames import kernel_of, run_label
 from vmlab.sweep import load_grid, plan
 from vmlab.widgets import (
     CUSTOM,
     ERAS,
     NCPUS,
     compare_panel,
-    era_of,
     explore,
     figures_dir,
     overlay_timeseries,
     plot_purge_breakdown,
     run_stem,
-    short_label,
     summary_frame,
     sweep_panel,
 )
@@ -38,7 +37,7 @@ def panel(engine_warm, tmp_path):
 def test_explore_defaults_are_the_seed_board_and_redraw_once_per_move(engine_warm, tmp_path):
     p = explore(out_dir=tmp_path)
     cfg = p.config()
-    assert era_of(cfg) == "5.0+threshold" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
+    assert kernel_of(cfg, strict=False) == "5.0+threshold" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
     assert (cfg.platform, cfg.ncpus, cfg.workload, cfg.lazy_max_pages) == ("hikey960", 8, "stress", None)
     assert p.error is None and bytes(p.image.value).startswith(PNG)
     # each slider move is one model run and one figure (the 0.5 s redraw budget itself is measured
@@ -212,7 +211,20 @@ def test_summary_frame_and_labels(engine_warm):
     assert list(df.columns) == ["this run", "previous run"]
     assert df.loc["run", "this run"] == "5.0+threshold ×4" and df.loc["run", "previous run"] == "5.0"
     assert df.attrs["raw"]["lazy_max_pages"] == 32768
-    assert short_label(SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")) == "threshold ×2 (custom)"
+    custom = SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")
+    assert run_label(custom) == "threshold ×2 (custom)" and kernel_of(custom, strict=False) is None
+
+
+def test_old_label_names_warn_and_still_answer():
+    import vmlab.widgets as W
+
+    custom = SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")
+    with pytest.warns(DeprecationWarning, match="run_label"):
+        assert W.short_label(custom) == "threshold ×2 (custom)"
+    with pytest.warns(DeprecationWarning, match="kernel_of"):
+        assert W.era_of(custom) == CUSTOM
+    with pytest.warns(DeprecationWarning, match="kernel_of"):
+        assert W.era_of(SimConfig.for_kernel("6.1", threshold_factor=3)) == "6.1"
 
 
 # ------------------------------------------------------------------------------------ compare

@@ -508,7 +508,7 @@ def compare(kernel_run, result, ax=None, title: str | None = None,
     ax.legend(fontsize=7, loc="upper right", ncols=2, framealpha=0.9)
     ax.grid(True, alpha=0.3)
     try:
-        from .plots import provenance
+        from .frames import provenance
         meta = provenance([result])
         from .paths import shown_path
         meta["kernel_trace"] = shown_path(kernel_run.config.path)     # never the sender's dirs

@@ -10,6 +10,7 @@ import gc
 import html
 import io
 import re
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,9 @@ from matplotlib.figure import Figure
 from ..config import KERNELS, SimConfig
 from ..paths import data_root, figures_dir, sweeps_dir  # noqa: F401 - re-exported
 from ..platforms import get_platform
-from ..plots import MiB
+from ..frames import CUSTOM, MiB, fmt_ms, kernel_of, run_label
 
 ERAS: tuple[str, ...] = tuple(KERNELS)          # "4.9", "5.0", "5.0+threshold", "5.1", "5.2", "5.11", "6.1"
-CUSTOM = "custom"
 #: SimConfig fields a kernel era fixes (the "kernel details" of the explore panel)
 ERA_FIELDS = ("policy", "allocator", "flush_range", "purge_mode", "lock_split", "purge_lock", "lazy_drop",
               "lock_break", "test_set")
@@ -94,17 +94,6 @@ def _ok_html(msg: str) -> str:
     return f'<div class="vmlab-ok">{html.escape(msg)}</div>'
 
 
-def _fmt_ms(ns) -> str:
-    if ns is None or not np.isfinite(ns):
-        return "—"
-    ms = float(ns) / 1e6
-    if ms >= 100:
-        return f"{ms:,.0f} ms"
-    if ms >= 1:
-        return f"{ms:.2f} ms"
-    return f"{ms * 1000:.1f} µs"
-
-
 def _fmt_int(v) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{int(round(float(v))):,}"
 
@@ -130,26 +119,28 @@ def _workload_value(workload) -> str:
 
 
 def era_of(cfg: SimConfig) -> str:
-    """The kernel era whose purge logic ``cfg`` has (threshold factor ignored), else "custom"."""
-    for k, preset in KERNELS.items():
-        if all(getattr(cfg, f) == v for f, v in preset.items() if f != "threshold_factor"):
-            return k
-    return CUSTOM
+    """Deprecated: ``vmlab.frames.kernel_of(cfg, strict=False) or "custom"``."""
+    warnings.warn("vmlab.widgets.era_of is deprecated; use vmlab.frames.kernel_of(cfg, strict=False) "
+                  '(None for no era, where era_of said "custom")', DeprecationWarning, stacklevel=2)
+    return _era(cfg)
 
 
 def short_label(cfg: SimConfig) -> str:
-    """'5.0+threshold ×2', '5.0', 'threshold ×4 (custom)': the legend text of a run."""
-    era = era_of(cfg)
-    thr = f" ×{cfg.threshold_factor:g}" if cfg.policy == "threshold" else ""
-    if era != CUSTOM:
-        return f"{era}{thr}"
-    return f"{cfg.policy}{thr} (custom)"
+    """Deprecated: `vmlab.frames.run_label` (the same text)."""
+    warnings.warn("vmlab.widgets.short_label is deprecated; use vmlab.frames.run_label",
+                  DeprecationWarning, stacklevel=2)
+    return run_label(cfg)
+
+
+def _era(cfg: SimConfig) -> str:
+    """The explore panel's kernel choice of ``cfg``: its era (threshold factor ignored), else "custom"."""
+    return kernel_of(cfg, strict=False) or CUSTOM
 
 
 def run_stem(cfg: SimConfig) -> str:
     """A file-name stem describing a run: 5.0+threshold-hikey960-8cpu-stress-thr2-lmformula-2s-seed1."""
     r = cfg.resolved()
-    era = era_of(cfg)
+    era = _era(cfg)
     pol = era if era != CUSTOM else f"custom-{cfg.policy}"
     wl = cfg.workload if isinstance(cfg.workload, str) else "+".join(cfg.workload)
     parts = [pol, str(get_platform(cfg.platform).name), f"{r.ncpus}cpu", wl]
@@ -176,20 +167,20 @@ def summary_frame(result, previous=None) -> pd.DataFrame:
         oom = (f"yes, at {float(s.oom_time_ns) / 1e9:.2f} s" if bool(s.oom) else "no")
         lm_src = "formula" if cfg.lazy_max_pages is None else "set"
         return {
-            "run": short_label(cfg),
+            "run": run_label(cfg),
             "peak vmap_lazy_nr": f"{peak:,.0f} pages ({peak * ps / MiB:,.0f} MiB)",
             "peak / lazy_max_pages": f"{float(s.peak_lazy_ratio):.2f}×",
             "lazy_max_pages": f"{int(s.lazy_max_pages):,} ({lm_src})",
             "resched threshold": thr,
             "purges": _fmt_int(s.purges),
-            "purge p50": _fmt_ms(s.purge_p50_ns),
-            "purge p99": _fmt_ms(s.purge_p99_ns),
-            "purge max": _fmt_ms(s.purge_max_ns),
+            "purge p50": fmt_ms(s.purge_p50_ns),
+            "purge p99": fmt_ms(s.purge_p99_ns),
+            "purge max": fmt_ms(s.purge_max_ns),
             "flush-range walk share": (f"{float(s.purge_walk_share) * 100:.1f} %"
                                        if np.isfinite(s.purge_walk_share) else "—"),
-            "max vmap_area_lock wait": _fmt_ms(s.lock_wait_max_ns),
-            "max vmap_area_lock hold": _fmt_ms(s.lock_hold_max_ns),
-            "vmalloc p99": _fmt_ms(s.alloc_p99_ns),
+            "max vmap_area_lock wait": fmt_ms(s.lock_wait_max_ns),
+            "max vmap_area_lock hold": fmt_ms(s.lock_hold_max_ns),
+            "vmalloc p99": fmt_ms(s.alloc_p99_ns),
             "peak memory": f"{float(s.peak_mem_bytes) / MiB:,.0f} MiB of {r.ram_bytes / MiB:,.0f}",
             "OOM": oom,
             "simulated": f"{float(s.sim_ns) / 1e9:g} s, {_fmt_int(s.ops)} ops",

@@ -31,7 +31,7 @@ from .base import (
     figures_dir,
     message_of,
     run_stem,
-    short_label,
+    run_label,
     summary_frame,
 )
 from .plotting import overlay_timeseries
@@ -131,7 +131,7 @@ class ComparePanel(_Panel):
         return out
 
     def labels(self) -> list[str]:
-        labs = [f"{s}: {short_label(r.config)}" for s, r in zip("AB", self.results)]
+        labs = [f"{s}: {run_label(r.config)}" for s, r in zip("AB", self.results)]
         return labs
 
     def _update(self):
@@ -180,7 +180,7 @@ class ComparePanel(_Panel):
         self.summary_text = _table_text(table)
         self.summary.value = _table_html(table)
         self.timings["draw"] = time.perf_counter() - t0
-        self.status.value = _ok_html(f"A: {short_label(a.config)}, B: {short_label(b.config)} — model "
+        self.status.value = _ok_html(f"A: {run_label(a.config)}, B: {run_label(b.config)} — model "
                                      f"{self.timings.get('simulate', 0):.2f} s, figure {self.timings['draw']:.2f} s")
 
     def export(self, out_dir=None) -> list[Path]:
@@ -192,7 +192,7 @@ class ComparePanel(_Panel):
             raise RuntimeError("nothing to export: no run has succeeded yet")
         out = figures_dir(self.name, out_dir if out_dir is not None else self.out_dir)
         a, b = self.results
-        stem = out / f"{run_stem(a.config)}--vs--{short_label(b.config).replace(' ', '').replace('×', 'thr')}"
+        stem = out / f"{run_stem(a.config)}--vs--{run_label(b.config).replace(' ', '').replace('×', 'thr')}"
         labs = self.labels()
         paths = export_figure(overlay_timeseries(self.results, labs), f"{stem}-timeseries")
         kinds = self.KINDS[self.controls["kinds"].value]

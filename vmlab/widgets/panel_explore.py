@@ -30,7 +30,7 @@ from ..config import (
     kernel_formula_lazy_max_pages,
 )
 from ..platforms import PLATFORMS, get_platform
-from ..plots import MiB, provenance
+from ..frames import MiB, provenance
 from ..ticks import roomy_log_labels
 from .base import (
     _CSS,
@@ -47,12 +47,12 @@ from .base import (
     _table_text,
     _workload_options,
     _workload_value,
-    era_of,
+    _era,
     figure_png,
     figures_dir,
     message_of,
     run_stem,
-    short_label,
+    run_label,
     summary_frame,
 )
 
@@ -140,7 +140,7 @@ class ExplorePanel(_Panel):
         self._quiet = False
 
         c: dict[str, Any] = {}
-        c["era"] = W.Dropdown(options=list(ERAS) + [CUSTOM], value=era_of(cfg), description="kernel",
+        c["era"] = W.Dropdown(options=list(ERAS) + [CUSTOM], value=_era(cfg), description="kernel",
                               tooltip="the purge logic of a kernel version, or custom knobs")
         c["policy"] = W.Dropdown(options=list(POLICIES), value=cfg.policy, description="policy")
         c["allocator"] = W.Dropdown(options=list(ALLOCATORS), value=cfg.allocator, description="allocator")
@@ -317,7 +317,7 @@ class ExplorePanel(_Panel):
         except (ValueError, TypeError) as e:
             self._fail("This combination is not valid:", message_of(e))
             return
-        self._set_status(_ok_html(f"running {short_label(cfg)} for {cfg.duration_s:g} simulated s…"))
+        self._set_status(_ok_html(f"running {run_label(cfg)} for {cfg.duration_s:g} simulated s…"))
         try:
             res, cached = self._simulate(cfg)
         except Exception as e:  # noqa: BLE001 - any model failure is shown, never raised
@@ -343,7 +343,7 @@ class ExplorePanel(_Panel):
         self.runs += 1
         self.timings = dict(simulate=t1 - t0, draw=t2 - t1, total=time.perf_counter() - t0, cached=cached)
         r = cfg.resolved()
-        what = (f"{short_label(cfg)} · {r.platform.name} · {r.ncpus} CPUs · "
+        what = (f"{run_label(cfg)} · {r.platform.name} · {r.ncpus} CPUs · "
                 f"{cfg.workload if isinstance(cfg.workload, str) else ','.join(cfg.workload)} · "
                 f"{cfg.duration_s:g} s simulated")
         how = "cached" if cached else f"model {t1 - t0:.2f} s"
@@ -357,13 +357,13 @@ class ExplorePanel(_Panel):
     def _push_history(self, res):
         s = res.summary
         self.history.append(dict(x=float(s.peak_lazy_ratio), y=float(s.purge_p99_ns) / 1e6,
-                                 label=short_label(res.config) + f" {res.config.resolved().ncpus}c"))
+                                 label=run_label(res.config) + f" {res.config.resolved().ncpus}c"))
         del self.history[:-60]
 
     def _current_point(self):
         s = self.result.summary
         return dict(x=float(s.peak_lazy_ratio), y=float(s.purge_p99_ns) / 1e6,
-                    label=short_label(self.result.config) + f" {self.result.config.resolved().ncpus}c")
+                    label=run_label(self.result.config) + f" {self.result.config.resolved().ncpus}c")
 
     def panel_figure(self) -> Figure:
         """The panel's image: time series (left) and trade-off marker (right), fixed layout."""
@@ -393,7 +393,7 @@ class ExplorePanel(_Panel):
         _tradeoff_marker(fig.add_subplot(), self.history, self._current_point())
         fig.vmlab_metadata = provenance(res)
         paths += export_figure(fig, f"{stem}-tradeoff", metadata={"config": res.config})
-        text = email_summary(res, title=f"vmlab explore: {short_label(res.config)} on "
+        text = email_summary(res, title=f"vmlab explore: {run_label(res.config)} on "
                                         f"{res.config.resolved().platform.name}")
         paths.append(write_email(text, stem))
         self.exported = paths

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ..plots import LINESTYLES, MiB, provenance
-from .base import short_label
+from ..frames import run_label
 
 
 # ------------------------------------------------------------------------------------ plotting
@@ -30,7 +30,7 @@ def overlay_timeseries(results: Sequence, labels: Sequence[str] | None = None,
     lines ``(value in the column's unit, text)``, e.g. the RAM limit.
     """
     results = list(results)
-    labels = list(labels) if labels is not None else [short_label(r.config) for r in results]
+    labels = list(labels) if labels is not None else [run_label(r.config) for r in results]
     if ax is None:
         fig = Figure(figsize=(6.4, 4.0), layout="constrained")
         ax = fig.add_subplot()
@@ -115,7 +115,7 @@ def plot_purge_breakdown(results: Sequence, labels: Sequence[str] | None = None,
     of very different lengths compare), annotated with the total and the walk's share.
     """
     results = list(results)
-    labels = list(labels) if labels is not None else [short_label(r.config) for r in results]
+    labels = list(labels) if labels is not None else [run_label(r.config) for r in results]
     if ax is None:
         fig = Figure(figsize=(6.4, 0.9 + 0.55 * max(2, len(results))), layout="constrained")
         ax = fig.add_subplot()
