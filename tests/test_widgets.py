@@ -9,6 +9,7 @@ import pytest
 from vmlab import SimConfig, simulate
 from vmlab import model as vmlab_model
 from vmlab.frames import kernel_of, run_label
+from vmlab.plots import df_overlay, df_purge_breakdown, plot_overlay, plot_purge_breakdown
 from vmlab.sweep import load_grid, plan
 from vmlab.widgets import (
     CUSTOM,
@@ -17,8 +18,6 @@ from vmlab.widgets import (
     compare_panel,
     explore,
     figures_dir,
-    overlay_timeseries,
-    plot_purge_breakdown,
     run_stem,
     summary_frame,
     sweep_panel,
@@ -307,15 +306,29 @@ def test_sweep_panel_error_is_shown(engine_warm, tmp_path):
 
 # ------------------------------------------------------------------------------------ helpers
 def test_overlay_and_breakdown_figures(engine_warm, tmp_path):
+    import vmlab.widgets as W
     from vmlab.export import export_figure
 
     ram = 4 << 30
     runs = [simulate(SimConfig.for_kernel(k, duration_s=0.3, ram_bytes=ram)) for k in ("5.0", "5.0+threshold")]
-    fig = overlay_timeseries(runs, ["5.0", "5.0+threshold"])
+    fig = plot_overlay(runs, ["5.0", "5.0+threshold"])
     ax = fig.axes[0]
     assert {line.get_gid() for line in ax.lines} >= {"series:5.0", "series:5.0+threshold", "lazy_max", "resched_threshold"}
     assert fig.vmlab_metadata["model_version"]
-    fig = overlay_timeseries(runs, column="mem_bytes", hlines=[(ram / 2**20, "RAM")])
+    data = df_overlay(runs, ["5.0", "5.0+threshold"])
+    assert list(data.columns) == ["label", "time_s", "value"] and set(data["label"]) == {"5.0", "5.0+threshold"}
+    thr = data.attrs["resched_threshold_pages"]        # from the summary; 5.0 has no threshold
+    assert np.isnan(thr[0]) and thr[1] == runs[1].summary.resched_threshold_pages
+    threshold_line = [ln for ln in ax.lines if ln.get_gid() == "resched_threshold"]
+    assert len(threshold_line) == 1 and threshold_line[0].get_ydata()[0] == thr[1]
+    with pytest.warns(DeprecationWarning, match="plot_overlay"):
+        old = W.overlay_timeseries(runs, ["5.0", "5.0+threshold"])
+    assert {ln.get_gid() for ln in old.axes[0].lines} == {ln.get_gid() for ln in ax.lines}
+    assert W.plot_purge_breakdown is plot_purge_breakdown
+    parts = df_purge_breakdown(runs)
+    assert list(parts.index) == ["5.0", "5.0+threshold ×2"] and (parts["total_ns"] > 0).all()
+    assert np.allclose(parts[["walk_ns", "flush_ns", "free_ns"]].sum(axis=1), parts["total_ns"])
+    fig = plot_overlay(runs, column="mem_bytes", hlines=[(ram / 2**20, "RAM")])
     assert "MiB" in fig.axes[0].get_ylabel()
     fig = plot_purge_breakdown(runs, share=True)
     widths = [p.get_width() for p in fig.axes[0].patches]

@@ -22,6 +22,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib import colormaps
+from matplotlib.ticker import FuncFormatter
 
 from .frames import (  # noqa: F401 - the public ones and those the old code imported from here
     MiB,
@@ -58,6 +59,7 @@ from .frames import (  # noqa: F401 - the public ones and those the old code imp
     run_label,
     short_number,
 )
+from .paths import shown_path
 from .ticks import roomy_log_labels
 
 FIGSIZE = (6.4, 4.0)
@@ -103,7 +105,7 @@ def _auto_split(d: pd.DataFrame, group: str) -> str | None:
     return None
 
 
-def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
+def df_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
                     group: str = "ncpus", label: str = "threshold_factor", split: str | None = "auto",
                     pareto: str = "group") -> pd.DataFrame:
     """The aggregated points of `plot_tradeoff`: median x, y (and min/max) per (group, split, label).
@@ -144,6 +146,15 @@ def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purg
     return pts
 
 
+def tradeoff_points(*args, **kwargs) -> pd.DataFrame:
+    """Deprecated: `df_tradeoff` (the same frame)."""
+    import warnings
+
+    warnings.warn("vmlab.plots.tradeoff_points is deprecated; use vmlab.plots.df_tradeoff", DeprecationWarning,
+                  stacklevel=2)
+    return df_tradeoff(*args, **kwargs)
+
+
 # ---------------------------------------------------------------------------------- figures
 def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
                   group: str = "ncpus", label: str = "threshold_factor", ax=None,
@@ -160,7 +171,7 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
     data spans more than 10x.
     """
     fig, ax = _new_fig(ax)
-    pts = tradeoff_points(df, x, y, group, label, split, pareto)
+    pts = df_tradeoff(df, x, y, group, label, split, pareto)
     split = pts.attrs["split"]
     _, xf, xunit = column_unit(x)
     _, yf, yunit = column_unit(y)
@@ -252,6 +263,21 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
     return fig
 
 
+def df_timeseries(result, column: str = "vmap_lazy_nr") -> pd.DataFrame:
+    """The series `plot_timeseries` draws: ``column`` (and ``purge_active`` when recorded) against
+    simulated time in s (index ``time_s``). ``attrs``: ``lazy_max_pages`` and
+    ``resched_threshold_pages`` from the run's summary (NaN when it does not say)."""
+    ts = result.timeseries
+    t_ns = ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns else np.asarray(ts.index, dtype=float)
+    cols = [c for c in (column, "purge_active") if c in ts.columns]
+    out = pd.DataFrame({c: pd.to_numeric(ts[c], errors="coerce").to_numpy(dtype=float) for c in cols},
+                       index=pd.Index(t_ns / 1e9, name="time_s"))
+    summ = getattr(result, "summary", None)
+    out.attrs["lazy_max_pages"] = _sget(summ, "lazy_max_pages")
+    out.attrs["resched_threshold_pages"] = _sget(summ, "resched_threshold_pages")
+    return out
+
+
 def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
     """vmap_lazy_nr over time with lazy_max_pages, the resched threshold, purges and OOM.
 
@@ -260,12 +286,12 @@ def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
     (values may be missing or NaN), e.g. a kernel trace.
     """
     fig, ax = _new_fig(ax)
-    ts = result.timeseries
     cfg = getattr(result, "config", None)
     summ = getattr(result, "summary", None)
-    t_ns = ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns else np.asarray(ts.index, dtype=float)
-    lazy = pd.to_numeric(ts["vmap_lazy_nr"], errors="coerce").to_numpy(dtype=float)
-    t = t_ns / 1e9
+    data = df_timeseries(result)
+    t = data.index.to_numpy(dtype=float)
+    t_ns = t * 1e9
+    lazy = data["vmap_lazy_nr"].to_numpy(dtype=float)
     ax.plot(t, lazy, color="black", lw=1.1, marker="." if len(t) < 40 else None,
             label="vmap_lazy_nr", gid="vmap_lazy_nr", zorder=2)
 
@@ -759,3 +785,235 @@ def plot_memory(results, labels=None, ram_bytes: float | None = None, title: str
     if title:
         fig.suptitle(title)
     return fig
+
+
+# ---------------------------------------------------------------------------------- several runs
+#: axis text of the columns `plot_overlay` knows by name
+_SERIES_NAMES = {"vmap_lazy_nr": "vmap_lazy_nr", "mem_bytes": "memory in use", "lazy_areas": "lazy areas",
+                 "busy_areas": "busy areas"}
+_PAGE_SERIES = ("vmap_lazy_nr", "live_pages", "va_highwater_pages")
+
+
+def _run_list(results, labels):
+    if isinstance(results, dict):
+        labels = list(results) if labels is None else labels
+        results = list(results.values())
+    elif hasattr(results, "timeseries"):
+        results = [results]
+    results = list(results)
+    labels = list(labels) if labels is not None else [run_label(getattr(r, "config", None)) for r in results]
+    if len(labels) != len(results):
+        raise ValueError(f"labels has {len(labels)} entries for {len(results)} results")
+    return results, labels
+
+
+def _series_scale(column: str) -> tuple[float, str]:
+    if column in _PAGE_SERIES:
+        return 1.0, "pages"
+    return (1 / MiB, "MiB") if column.endswith("bytes") else (1.0, "")
+
+
+def df_overlay(results, labels=None, column: str = "vmap_lazy_nr") -> pd.DataFrame:
+    """The series `plot_overlay` draws, long form: one row per sample with ``label``, ``time_s``
+    and ``value`` (``column`` in its displayed unit: pages, MiB for ``*_bytes``). ``attrs``:
+    ``column``, ``unit``, and per run (lists in ``labels`` order) ``lazy_max_pages``,
+    ``resched_threshold_pages`` (NaN for a run whose policy has no threshold), ``oom_time_s``
+    (NaN without an OOM) and ``end_s`` (the simulated or recorded length)."""
+    results, labels = _run_list(results, labels)
+    scale, unit = _series_scale(column)
+    parts, lm, thr, oom, end = [], [], [], [], []
+    for res, lab in zip(results, labels):
+        ts = res.timeseries
+        t = (ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns
+             else np.asarray(ts.index, dtype=float)) / 1e9
+        v = pd.to_numeric(ts[column], errors="coerce").to_numpy(dtype=float) * scale
+        parts.append(pd.DataFrame({"label": lab, "time_s": t, "value": v}))
+        summ = getattr(res, "summary", None)
+        lm.append(_sget(summ, "lazy_max_pages"))
+        pol = config_dict(getattr(res, "config", None)).get("policy")
+        thr.append(_sget(summ, "resched_threshold_pages") if pol in (None, "threshold") else math.nan)
+        oom_t = _sget(summ, "oom_time_ns") if _sget(summ, "oom") == 1.0 else math.nan
+        oom.append(oom_t / 1e9)
+        sim = _sget(summ, "sim_ns") / 1e9
+        end.append(max([x for x in (sim, float(t[-1]) if len(t) else math.nan) if math.isfinite(x)], default=0.0))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["label", "time_s", "value"])
+    out.attrs.update(column=column, unit=unit, labels=labels, lazy_max_pages=lm, resched_threshold_pages=thr,
+                     oom_time_s=oom, end_s=end)
+    return out
+
+
+def _overlay_context(results) -> str:
+    ctxs = set()
+    for r in results:
+        cfg = getattr(r, "config", None)
+        if not hasattr(cfg, "resolved"):
+            continue
+        rr = cfg.resolved()
+        wl = cfg.workload if isinstance(cfg.workload, str) else ",".join(cfg.workload)
+        ctxs.add(f"{rr.platform.name} · {wl} · {rr.ncpus} CPUs")
+    return ctxs.pop() if len(ctxs) == 1 else ""
+
+
+def plot_overlay(results, labels=None, column: str = "vmap_lazy_nr", ax=None, title: str | None = None,
+                 hlines: Iterable[tuple[float, str]] = (), ticks: Iterable[tuple[Iterable[float], str, str]] = (),
+                 ids: Iterable[str] | None = None, window: tuple[float, float] | None = None) -> Figure:
+    """Several runs' ``column`` (vmap_lazy_nr, or mem_bytes in MiB, ...) on one time axis (`df_overlay`).
+
+    Runs: Results or recordings (`vmlab.KernelRun`; drawn with sample dots), a list or a dict
+    label -> run. For vmap_lazy_nr, each distinct lazy_max_pages is a dashed line and each distinct
+    resched threshold (the run's ``resched_threshold_pages``; runs whose policy has none are left
+    out) a dotted one; an OOM is a vertical dash-dot line. ``hlines`` adds reference lines ``(value
+    in the column's unit, text)``, e.g. the RAM limit; ``ticks`` adds events ``(times in s, text,
+    gid)`` as ticks on the time axis, e.g. a recording's purges. ``ids`` are the lines' gids
+    (default ``series:<label>``); ``window=(t0, t1)`` (s) zooms in.
+    """
+    results, labels = _run_list(results, labels)
+    data = df_overlay(results, labels, column)
+    ids = list(ids) if ids is not None else [f"series:{lab}" for lab in labels]
+    fig, ax = _new_fig(ax)
+    unit = data.attrs["unit"]
+    n = len(results)
+    cmap = colormaps["viridis"]
+    ymax, t_end = 0.0, 0.0
+    for i, (res, lab, gid) in enumerate(zip(results, labels, ids)):
+        sub = data[data["label"] == lab] if labels.count(lab) == 1 else \
+            df_overlay([res], [lab], column)
+        color, ls = cmap(0.85 * i / max(1, n - 1)), LINESTYLES[i % len(LINESTYLES)]
+        recording = not hasattr(getattr(res, "config", None), "resolved")
+        y = sub["value"].to_numpy(dtype=float)
+        ax.plot(sub["time_s"].to_numpy(dtype=float), y, lw=0.9 if recording else 1.3, color=color, ls=ls,
+                marker="." if recording else None, ms=2.5, label=lab, gid=gid, zorder=3)
+        if np.isfinite(y).any():
+            ymax = max(ymax, float(np.nanmax(y)))
+        t_end = max(t_end, data.attrs["end_s"][i])
+        ot = data.attrs["oom_time_s"][i]
+        if math.isfinite(ot):
+            ax.axvline(ot, color=color, ls="-.", lw=1.4, gid=f"oom:{lab}")
+            ax.annotate(f"OOM ({lab}) at {ot:.3g} s", (ot, 0.6 - 0.08 * i), xycoords=("data", "axes fraction"),
+                        xytext=(-4, 0), textcoords="offset points", ha="right", va="center", fontsize=7,
+                        fontweight="bold", bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+    if column == "vmap_lazy_nr":
+        for lm in sorted({v for v in data.attrs["lazy_max_pages"] if math.isfinite(v)}):
+            ax.axhline(lm, color="0.35", ls="--", lw=1.1, gid="lazy_max", label=f"lazy_max_pages = {lm:,.0f}")
+            ymax = max(ymax, lm)
+        thr: dict[float, list[str]] = {}
+        for v, lab in zip(data.attrs["resched_threshold_pages"], labels):
+            if math.isfinite(v):
+                thr.setdefault(v, []).append(lab)
+        for v, labs in sorted(thr.items()):
+            text = (f"resched threshold = {v:,.0f}" if len(labs) == n and n > 1
+                    else f"resched threshold ({', '.join(labs)}) = {v:,.0f}")
+            ax.axhline(v, color="0.1", ls=":", lw=1.3, gid="resched_threshold", label=text)
+            ymax = max(ymax, v)
+    for v, text in hlines:
+        ax.axhline(v, color="#b71c1c", ls="-", lw=1.0, gid="hline", label=text)
+        ymax = max(ymax, float(v))
+    for times, text, gid in ticks:
+        ts_ = np.asarray(list(times), dtype=float)
+        ax.plot(ts_, np.zeros_like(ts_), "|", color="black", ms=8, label=text, gid=gid)
+    base = 0.0
+    if column == "mem_bytes" and len(data):
+        lows = data.groupby("label")["value"].min()
+        base = float(lows.min()) * 0.98 if len(lows) else 0.0
+    ax.set_ylim(base, base + max(ymax - base, 1.0) * 1.3)
+    ax.set_xlim(*(window if window is not None else (0, max(t_end, 1e-9))))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.set_xlabel("time (s)")
+    name = _SERIES_NAMES.get(column, column.replace("_", " "))
+    ax.set_ylabel(f"{name} ({unit})" if unit else name)
+    sims = [r for r in results if hasattr(getattr(r, "config", None), "resolved")]
+    if column in _PAGE_SERIES and sims:
+        ps = sims[0].config.resolved().platform.page_size
+        sec = ax.secondary_yaxis("right", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
+        sec.set_ylabel(f"MiB ({ps // 1024} KiB pages)")
+    main = title or f"{_SERIES_NAMES.get(column, column)} over time"
+    ctx = _overlay_context(results)
+    ax.set_title(main + (f"\n{ctx}" if ctx else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.9, ncols=2)
+    ax.grid(True, alpha=0.3)
+    meta = provenance(sims or results)
+    for r in results:      # a recording's file: relative to the project, never absolute
+        path = getattr(getattr(r, "config", None), "path", None)
+        if path is not None and r not in sims:
+            meta.setdefault("kernel_trace", shown_path(path))
+    meta["title"] = main
+    fig.vmlab_metadata = meta
+    _attach(fig, {}, main)
+    return fig
+
+
+#: the parts of a purge `plot_purge_breakdown` stacks: column, legend text, hatch
+_PURGE_PARTS = (("walk_ns", "flush-range walk", "///"), ("flush_ns", "TLB flush", ""),
+                ("free_ns", "free loop (incl. lock yields)", ".."))
+
+
+def df_purge_breakdown(results, labels=None, stat: str = "median") -> pd.DataFrame:
+    """Where a purge's time goes, one row per run (index: label): ``walk_ns``, ``flush_ns``,
+    ``free_ns``, ``total_ns``, ``areas`` and ``walk_share``, of the ``stat`` ("median", or
+    "largest" = the purge that freed the most areas) of the non-empty purges (zeros without one)."""
+    results, labels = _run_list(results, labels)
+    rows = []
+    for res in results:
+        p = res.purges[res.purges.areas > 0]
+        if not len(p):
+            row = {k: 0.0 for k, _, _ in _PURGE_PARTS} | {"areas": 0.0}
+        elif stat == "largest":
+            big = p.loc[p.areas.idxmax()]
+            row = {k: float(big[k]) for k, _, _ in _PURGE_PARTS} | {"areas": float(big["areas"])}
+        else:
+            row = {k: float(p[k].median()) for k, _, _ in _PURGE_PARTS} | {"areas": float(p.areas.median())}
+        rows.append(row)
+    out = pd.DataFrame(rows, index=pd.Index(labels, name="label"),
+                       columns=[k for k, _, _ in _PURGE_PARTS] + ["areas"]).astype(float)
+    out["total_ns"] = out[[k for k, _, _ in _PURGE_PARTS]].sum(axis=1)
+    out["walk_share"] = (out["walk_ns"] / out["total_ns"]).where(out["total_ns"] > 0, 0.0)
+    out.attrs["stat"] = stat
+    return out
+
+
+def plot_purge_breakdown(results, labels=None, ax=None, stat: str = "median", share: bool = False,
+                         title: str | None = None) -> Figure:
+    """Where a purge's time goes (`df_purge_breakdown`): flush-range walk, TLB flush, free loop
+    (with its lock yields).
+
+    One horizontal stacked bar per run: the ``stat`` ("median", or "largest" = the purge that freed
+    the most areas) of the non-empty purges, in ms (``share=True``: in % of that purge, so runs
+    of very different lengths compare), annotated with the total and the walk's share.
+    """
+    results, labels = _run_list(results, labels)
+    data = df_purge_breakdown(results, labels, stat)
+    if ax is None:
+        fig = Figure(figsize=(6.4, 0.9 + 0.55 * max(2, len(results))), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    cmap = colormaps["viridis"]
+    y = np.arange(len(results))[::-1]
+    totals = data["total_ns"].to_numpy(dtype=float) / 1e6
+    left = np.zeros(len(results))
+    for j, (k, text, hatch) in enumerate(_PURGE_PARTS):
+        w = data[k].to_numpy(dtype=float) / 1e6
+        if share:
+            w = np.divide(100 * w, totals, out=np.zeros_like(w), where=totals > 0)
+        ax.barh(y, w, left=left, color=cmap(0.15 + 0.35 * j), hatch=hatch, edgecolor="white",
+                label=text, gid=f"bar:{k}")
+        left += w
+    for yi, (_, r), end, tot in zip(y, data.iterrows(), left, totals):
+        ax.text(end, yi, f"  {tot:.3g} ms, walk {float(r['walk_share']) * 100:.2g} %, {int(r['areas']):,} areas",
+                va="center", fontsize=7)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, max(float(left.max()) if len(left) else 1.0, 1e-3) * (1.7 if share else 1.45))
+    ax.set_xlabel("share of the purge (%)" if share else "time per purge (ms)")
+    main = title or f"where a purge's time goes ({'median purge' if stat == 'median' else 'largest purge'})"
+    ax.set_title(main, fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.1 / max(1, len(results))),
+              ncols=3, frameon=False)
+    ax.grid(True, axis="x", alpha=0.3)
+    meta = provenance(results)
+    meta["title"] = main
+    fig.vmlab_metadata = meta
+    return fig
+
+
+__all__ += ["df_timeseries", "df_tradeoff", "df_overlay", "plot_overlay", "df_purge_breakdown",
+            "plot_purge_breakdown"]

@@ -34,7 +34,7 @@ from .base import (
     run_label,
     summary_frame,
 )
-from .plotting import overlay_timeseries
+from ..plots import plot_overlay
 
 COMPARE_DEFAULTS = dict(a="5.0", b="5.0+threshold", platform="hikey960", ncpus=8, workload="stress",
                         duration_s=4.0, seed=1)
@@ -162,7 +162,7 @@ class ComparePanel(_Panel):
         fig = Figure(figsize=(10.5, 3.8))
         a1, a2 = fig.subplots(1, 2, width_ratios=[1.4, 1])
         fig.subplots_adjust(left=0.078, right=0.985, bottom=0.13, top=0.86, wspace=0.5)
-        overlay_timeseries(self.results, self.labels(), ax=a1)
+        plot_overlay(self.results, self.labels(), ax=a1)
         plot_latency_cdf(self.results, kinds=self.KINDS[self.controls["kinds"].value], labels=self.labels(), ax=a2)
         return fig
 
@@ -194,7 +194,7 @@ class ComparePanel(_Panel):
         a, b = self.results
         stem = out / f"{run_stem(a.config)}--vs--{run_label(b.config).replace(' ', '').replace('×', 'thr')}"
         labs = self.labels()
-        paths = export_figure(overlay_timeseries(self.results, labs), f"{stem}-timeseries")
+        paths = export_figure(plot_overlay(self.results, labs), f"{stem}-timeseries")
         kinds = self.KINDS[self.controls["kinds"].value]
         paths += export_figure(plot_latency_cdf(self.results, kinds=kinds, labels=labs), f"{stem}-latency-cdf")
         text = email_summary(self.results, title=f"vmlab compare: {labs[0]} vs {labs[1]}")
