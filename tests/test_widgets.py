@@ -335,3 +335,21 @@ def test_overlay_and_breakdown_figures(engine_warm, tmp_path):
     assert np.isclose(sum(widths), 100 * len(runs))
     paths = export_figure(plot_purge_breakdown(runs), tmp_path / "b")
     assert all(p.exists() for p in paths)
+
+
+def test_explore_and_compare_share_the_run_controls(engine_warm, tmp_path):
+    """The controls both panels have come from one builder (`base.run_controls`): same kinds, ranges."""
+    from vmlab.widgets.base import run_controls
+
+    cfg = SimConfig.for_kernel("5.0+threshold", ncpus=8, duration_s=0.25)
+    built = run_controls(cfg)
+    assert list(built) == ["threshold", "ncpus", "workload", "platform", "duration", "seed"]
+    p = explore(out_dir=tmp_path / "e", **FAST)
+    q = compare_panel(out_dir=tmp_path / "c", duration_s=0.25)
+    for k in ("ncpus", "workload", "platform", "duration", "seed"):
+        for panel in (p, q):
+            w = panel.controls[k]
+            assert type(w) is type(built[k]) and getattr(w, "options", None) == getattr(built[k], "options", None), k
+    for w in (p.controls["threshold"], q.controls["threshold_a"], q.controls["threshold_b"]):
+        assert (w.min, w.max, w.step, w.base) == (built["threshold"].min, built["threshold"].max,
+                                                  built["threshold"].step, built["threshold"].base)

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
 from ..paths import data_root, figures_dir, sweeps_dir  # noqa: F401 - re-exported
-from ..platforms import get_platform
+from ..platforms import PLATFORMS, get_platform
 from ..frames import CUSTOM, MiB, fmt_ms, kernel_of, run_label
 
 ERAS: tuple[str, ...] = tuple(KERNELS)          # "4.9", "5.0", "5.0+threshold", "5.1", "5.2", "5.11", "6.1"
@@ -101,6 +101,42 @@ def _fmt_int(v) -> str:
 def _round3(v) -> float:
     """A log slider's value as its readout shows it (3 significant digits): 2**1.25 -> 2.38."""
     return float(f"{float(v):.3g}")
+
+
+def threshold_slider(value: float, description: str = "threshold ×"):
+    """The resched threshold factor control: a log2 slider from ×1/8 to ×64 in quarter steps."""
+    import ipywidgets as W
+
+    return W.FloatLogSlider(value=float(value), base=2, min=-3, max=6, step=0.25, description=description,
+                            continuous_update=False, readout_format=".3g",
+                            tooltip="resched while vmap_lazy_nr < factor × lazy_max_pages")
+
+
+def run_controls(cfg: SimConfig, thresholds: dict[str, str] | None = None,
+                 description_width: str = "80px") -> dict[str, Any]:
+    """The controls the explore and compare panels share, keyed as in ``panel.controls``.
+
+    ``thresholds`` maps control names to descriptions of `threshold_slider`s (default one,
+    ``threshold``); then ``ncpus`` (powers of two and the config's), ``workload``, ``platform``,
+    ``duration`` (`DURATIONS` and the config's) and ``seed``, each starting at ``cfg``'s value.
+    """
+    import ipywidgets as W
+
+    r = cfg.resolved()
+    c: dict[str, Any] = {name: threshold_slider(cfg.threshold_factor, text)
+                         for name, text in (thresholds or {"threshold": "threshold ×"}).items()}
+    c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
+                                   description="CPUs", continuous_update=False)
+    c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(cfg.workload),
+                               description="workload")
+    c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
+    dur = float(cfg.duration_s)
+    c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in sorted(set(DURATIONS) | {dur})], value=dur,
+                                      description="simulate", continuous_update=False)
+    c["seed"] = W.IntText(value=int(cfg.seed), description="seed", continuous_update=False)
+    for w in c.values():
+        w.style.description_width = description_width
+    return c
 
 
 def _workload_options() -> list[tuple[str, str]]:
@@ -242,6 +278,19 @@ class _Panel:
 
     def _update(self):  # pragma: no cover - overridden by panels that re-run on change
         raise NotImplementedError
+
+    def _make_outputs(self):
+        """The status line, the image and the summary table every panel shows."""
+        import ipywidgets as W
+
+        self.status = W.HTML(value="")
+        self.status.add_class("vmlab-status")
+        self.image = W.Image(format="png", value=b"")
+        self.image.add_class("vmlab-figure")
+        self.image.layout.max_width = "100%"
+        self.summary = W.HTML(value="")
+        self.summary.add_class("vmlab-summary")
+        self.summary_text = ""
 
     def _make_export_box(self):
         import ipywidgets as W

@@ -11,25 +11,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
-from ..platforms import PLATFORMS
 from .base import (
     _CSS,
-    DURATIONS,
     ERA_FIELDS,
     ERAS,
     LAZY_MAX_CHOICES,
-    NCPUS,
     _error_html,
     _ok_html,
     _Panel,
     _round3,
     _table_html,
     _table_text,
-    _workload_options,
-    _workload_value,
     figure_png,
     figures_dir,
     message_of,
+    run_controls,
     run_stem,
     run_label,
     summary_frame,
@@ -63,34 +59,15 @@ class ComparePanel(_Panel):
         c: dict[str, Any] = {}
         for side, era in (("a", a), ("b", b)):
             c[f"era_{side}"] = W.Dropdown(options=list(ERAS), value=str(era), description=f"{side.upper()}: kernel")
-            c[f"threshold_{side}"] = W.FloatLogSlider(value=float(self.base.threshold_factor), base=2, min=-3,
-                                                      max=6, step=0.25,
-                                                      description=f"{side.upper()}: threshold ×",
-                                                      continuous_update=False, readout_format=".3g")
-        c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
-                                       description="CPUs", continuous_update=False)
+        c.update(run_controls(self.base, {f"threshold_{s}": f"{s.upper()}: threshold ×" for s in "ab"}))
         lm_opts = [("kernel formula", 0)] + [(f"{v:,} pages", v) for v in
                                              sorted(set(LAZY_MAX_CHOICES) | {self.base.lazy_max_pages or 4096})]
         c["lazy_max"] = W.Dropdown(options=lm_opts, value=self.base.lazy_max_pages or 0, description="lazy_max")
-        c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(self.base.workload),
-                                   description="workload")
-        c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
-        durs = sorted(set(DURATIONS) | {float(self.base.duration_s)})
-        c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in durs],
-                                          value=float(self.base.duration_s), description="simulate",
-                                          continuous_update=False)
-        c["seed"] = W.IntText(value=int(self.base.seed), description="seed", continuous_update=False)
         c["kinds"] = W.Dropdown(options=list(self.KINDS), value="vmalloc + lock wait", description="latency")
         for w in c.values():
             w.style.description_width = "110px"
         self.controls = c
-        self.status = W.HTML(value="")
-        self.image = W.Image(format="png", value=b"")
-        self.image.add_class("vmlab-figure")
-        self.image.layout.max_width = "100%"
-        self.summary = W.HTML(value="")
-        self.summary.add_class("vmlab-summary")
-        self.summary_text = ""
+        self._make_outputs()
         col1 = W.VBox([c["era_a"], c["threshold_a"], c["era_b"], c["threshold_b"]])
         col2 = W.VBox([c["ncpus"], c["lazy_max"], c["workload"], c["platform"]])
         col3 = W.VBox([c["duration"], c["seed"], c["kinds"]])

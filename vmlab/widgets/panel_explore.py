@@ -29,28 +29,25 @@ from ..config import (
     SimConfig,
     kernel_formula_lazy_max_pages,
 )
-from ..platforms import PLATFORMS, get_platform
+from ..platforms import get_platform
 from ..frames import MiB, provenance
 from ..ticks import roomy_log_labels
 from .base import (
     _CSS,
     CUSTOM,
-    DURATIONS,
     ERA_FIELDS,
     ERAS,
-    NCPUS,
     _error_html,
     _ok_html,
     _Panel,
     _round3,
     _table_html,
     _table_text,
-    _workload_options,
-    _workload_value,
     _era,
     figure_png,
     figures_dir,
     message_of,
+    run_controls,
     run_stem,
     run_label,
     summary_frame,
@@ -156,40 +153,20 @@ class ExplorePanel(_Panel):
                                      value=cfg.lock_break, description="lock break",
                                      tooltip="cond_resched_lock drops a contended lock (CONFIG_PREEMPTION); "
                                              "auto: with full preemption only")
-        c["threshold"] = W.FloatLogSlider(value=float(cfg.threshold_factor), base=2, min=-3, max=6, step=0.25,
-                                          description="threshold ×", continuous_update=False,
-                                          readout_format=".3g",
-                                          tooltip="resched while vmap_lazy_nr < factor × lazy_max_pages")
-        c["threshold"].add_class("vmlab-threshold")
-        c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
-                                       description="CPUs", continuous_update=False)
         c["lazy_formula"] = W.Checkbox(value=cfg.lazy_max_pages is None, description="kernel formula",
                                        indent=True)
         lm = cfg.lazy_max_pages or r.lazy_max_pages
         c["lazy_max"] = W.FloatLogSlider(value=float(lm), base=2, min=8, max=max(22, math.log2(lm)),
                                          step=1, description="lazy_max", continuous_update=False,
                                          readout_format=",.0f", disabled=cfg.lazy_max_pages is None)
-        c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(cfg.workload),
-                                   description="workload")
-        c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
-        dur = float(cfg.duration_s)
-        durs = sorted(set(DURATIONS) | {dur})
-        c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in durs], value=dur,
-                                          description="simulate", continuous_update=False)
-        c["seed"] = W.IntText(value=int(cfg.seed), description="seed", continuous_update=False)
         for w in c.values():
             w.style.description_width = "80px"
+        c.update(run_controls(cfg))
+        c["threshold"].add_class("vmlab-threshold")
         self.controls = c
 
         self.lazy_note = W.HTML(value="")
-        self.status = W.HTML(value="")
-        self.status.add_class("vmlab-status")
-        self.image = W.Image(format="png", value=b"")
-        self.image.add_class("vmlab-figure")
-        self.image.layout.max_width = "100%"
-        self.summary = W.HTML(value="")
-        self.summary.add_class("vmlab-summary")
-        self.summary_text = ""
+        self._make_outputs()
 
         details = W.VBox([c[k] for k in ("allocator", "flush_range", "purge_mode", "lock_split", "purge_lock",
                                           "lazy_drop", "lock_break", "test_set")])
