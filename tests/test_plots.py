@@ -29,13 +29,13 @@ from vmlab.export import (  # noqa: E402
     write_email,
 )
 from vmlab.plots import (  # noqa: E402
+    df_tradeoff,
     merge_intervals,
     pareto_front,
     plot_heatmap,
     plot_latency_cdf,
     plot_timeseries,
     plot_tradeoff,
-    tradeoff_points,
 )
 
 KERNELS = ("5.0", "5.0+threshold")
@@ -120,6 +120,23 @@ def test_pareto_front_random_matches_brute_force():
     assert set(np.flatnonzero(front.to_numpy())) == _brute_front(df.x.to_numpy(), df.y.to_numpy())
 
 
+def test_tradeoff_points_is_df_tradeoff_with_a_warning(runs):
+    import vmlab.plots as P
+
+    df, _ = runs
+    with pytest.warns(DeprecationWarning, match="df_tradeoff"):
+        old = P.tradeoff_points(df)
+    pd.testing.assert_frame_equal(old, df_tradeoff(df))
+
+
+def test_export_names_through_plots_warn():
+    import vmlab.export
+    import vmlab.plots as P
+
+    with pytest.warns(DeprecationWarning, match="vmlab.export"):
+        assert P.export_figure is vmlab.export.export_figure
+
+
 def test_merge_intervals():
     s, e = merge_intervals([10, 0, 4, 30, 31], [12, 3, 5, 30, 40], min_gap=1.0)
     # [0,3] and [4,5] are 1 apart (not > 1): merged; [10,12]; [30,30] and [31,40] merged
@@ -156,7 +173,7 @@ def test_tradeoff_lines_units_and_front(runs):
     # seeds aggregated: spread drawn
     assert any(c.get_gid() == "spread" for c in ax.collections)
     # the front is exactly the non-dominated aggregated points of each CPU count, and in ms
-    pts = tradeoff_points(df)
+    pts = df_tradeoff(df)
     want = set()
     for _, sub in pts.groupby("group"):
         want |= {sub.index[i] for i in _brute_front(sub.x.to_numpy(), sub.y.to_numpy())}
@@ -176,7 +193,7 @@ def test_tradeoff_lines_units_and_front(runs):
 
 def test_tradeoff_aggregates_by_median(runs):
     df, _ = runs
-    pts = tradeoff_points(df)
+    pts = df_tradeoff(df)
     ok = df[df.error.isna()]
     r = pts[(pts.group == 4) & (pts.split == "5.0+threshold") & (pts.label == 0.5)].iloc[0]
     sub = ok[(ok.kernel == "5.0+threshold") & (ok.ncpus == 4) & (ok.threshold_factor == 0.5)]

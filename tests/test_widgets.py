@@ -8,19 +8,17 @@ import pytest
 
 from vmlab import SimConfig, simulate
 from vmlab import model as vmlab_model
+from vmlab.frames import kernel_of, run_label
+from vmlab.plots import df_overlay, df_purge_breakdown, plot_overlay, plot_purge_breakdown
 from vmlab.sweep import load_grid, plan
 from vmlab.widgets import (
     CUSTOM,
     ERAS,
     NCPUS,
     compare_panel,
-    era_of,
     explore,
     figures_dir,
-    overlay_timeseries,
-    plot_purge_breakdown,
     run_stem,
-    short_label,
     summary_frame,
     sweep_panel,
 )
@@ -38,7 +36,7 @@ def panel(engine_warm, tmp_path):
 def test_explore_defaults_are_the_seed_board_and_redraw_once_per_move(engine_warm, tmp_path):
     p = explore(out_dir=tmp_path)
     cfg = p.config()
-    assert era_of(cfg) == "5.0+threshold" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
+    assert kernel_of(cfg, strict=False) == "5.0+threshold" and cfg.policy == "threshold" and cfg.threshold_factor == 2.0
     assert (cfg.platform, cfg.ncpus, cfg.workload, cfg.lazy_max_pages) == ("hikey960", 8, "stress", None)
     assert p.error is None and bytes(p.image.value).startswith(PNG)
     # each slider move is one model run and one figure (the 0.5 s redraw budget itself is measured
@@ -212,7 +210,20 @@ def test_summary_frame_and_labels(engine_warm):
     assert list(df.columns) == ["this run", "previous run"]
     assert df.loc["run", "this run"] == "5.0+threshold ×4" and df.loc["run", "previous run"] == "5.0"
     assert df.attrs["raw"]["lazy_max_pages"] == 32768
-    assert short_label(SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")) == "threshold ×2 (custom)"
+    custom = SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")
+    assert run_label(custom) == "threshold ×2 (custom)" and kernel_of(custom, strict=False) is None
+
+
+def test_old_label_names_warn_and_still_answer():
+    import vmlab.widgets as W
+
+    custom = SimConfig.for_kernel("5.0+threshold", flush_range="at-insert")
+    with pytest.warns(DeprecationWarning, match="run_label"):
+        assert W.short_label(custom) == "threshold ×2 (custom)"
+    with pytest.warns(DeprecationWarning, match="kernel_of"):
+        assert W.era_of(custom) == CUSTOM
+    with pytest.warns(DeprecationWarning, match="kernel_of"):
+        assert W.era_of(SimConfig.for_kernel("6.1", threshold_factor=3)) == "6.1"
 
 
 # ------------------------------------------------------------------------------------ compare
@@ -295,18 +306,50 @@ def test_sweep_panel_error_is_shown(engine_warm, tmp_path):
 
 # ------------------------------------------------------------------------------------ helpers
 def test_overlay_and_breakdown_figures(engine_warm, tmp_path):
+    import vmlab.widgets as W
     from vmlab.export import export_figure
 
     ram = 4 << 30
     runs = [simulate(SimConfig.for_kernel(k, duration_s=0.3, ram_bytes=ram)) for k in ("5.0", "5.0+threshold")]
-    fig = overlay_timeseries(runs, ["5.0", "5.0+threshold"])
+    fig = plot_overlay(runs, ["5.0", "5.0+threshold"])
     ax = fig.axes[0]
     assert {line.get_gid() for line in ax.lines} >= {"series:5.0", "series:5.0+threshold", "lazy_max", "resched_threshold"}
     assert fig.vmlab_metadata["model_version"]
-    fig = overlay_timeseries(runs, column="mem_bytes", hlines=[(ram / 2**20, "RAM")])
+    data = df_overlay(runs, ["5.0", "5.0+threshold"])
+    assert list(data.columns) == ["label", "time_s", "value"] and set(data["label"]) == {"5.0", "5.0+threshold"}
+    thr = data.attrs["resched_threshold_pages"]        # from the summary; 5.0 has no threshold
+    assert np.isnan(thr[0]) and thr[1] == runs[1].summary.resched_threshold_pages
+    threshold_line = [ln for ln in ax.lines if ln.get_gid() == "resched_threshold"]
+    assert len(threshold_line) == 1 and threshold_line[0].get_ydata()[0] == thr[1]
+    with pytest.warns(DeprecationWarning, match="plot_overlay"):
+        old = W.overlay_timeseries(runs, ["5.0", "5.0+threshold"])
+    assert {ln.get_gid() for ln in old.axes[0].lines} == {ln.get_gid() for ln in ax.lines}
+    assert W.plot_purge_breakdown is plot_purge_breakdown
+    parts = df_purge_breakdown(runs)
+    assert list(parts.index) == ["5.0", "5.0+threshold ×2"] and (parts["total_ns"] > 0).all()
+    assert np.allclose(parts[["walk_ns", "flush_ns", "free_ns"]].sum(axis=1), parts["total_ns"])
+    fig = plot_overlay(runs, column="mem_bytes", hlines=[(ram / 2**20, "RAM")])
     assert "MiB" in fig.axes[0].get_ylabel()
     fig = plot_purge_breakdown(runs, share=True)
     widths = [p.get_width() for p in fig.axes[0].patches]
     assert np.isclose(sum(widths), 100 * len(runs))
     paths = export_figure(plot_purge_breakdown(runs), tmp_path / "b")
     assert all(p.exists() for p in paths)
+
+
+def test_explore_and_compare_share_the_run_controls(engine_warm, tmp_path):
+    """The controls both panels have come from one builder (`base.run_controls`): same kinds, ranges."""
+    from vmlab.widgets.base import run_controls
+
+    cfg = SimConfig.for_kernel("5.0+threshold", ncpus=8, duration_s=0.25)
+    built = run_controls(cfg)
+    assert list(built) == ["threshold", "ncpus", "workload", "platform", "duration", "seed"]
+    p = explore(out_dir=tmp_path / "e", **FAST)
+    q = compare_panel(out_dir=tmp_path / "c", duration_s=0.25)
+    for k in ("ncpus", "workload", "platform", "duration", "seed"):
+        for panel in (p, q):
+            w = panel.controls[k]
+            assert type(w) is type(built[k]) and getattr(w, "options", None) == getattr(built[k], "options", None), k
+    for w in (p.controls["threshold"], q.controls["threshold_a"], q.controls["threshold_b"]):
+        assert (w.min, w.max, w.step, w.base) == (built["threshold"].min, built["threshold"].max,
+                                                  built["threshold"].step, built["threshold"].base)

@@ -452,8 +452,9 @@ def compare(kernel_run, result, ax=None, title: str | None = None,
     (model / kernel; 1 when both are 0), ``unit`` and ``note``, for every number both have (finite
     in both), the per-cluster numbers of `vmlab.clusters` (``big_*``, ``small_*``,
     ``requeue_share``), and the test_vmalloc averages per test. The figure plots both vmap_lazy_nr series
-    (time from each run's start), lazy_max_pages and the resched threshold, and the kernel's
-    non-empty purges as ticks; ``window=(t0, t1)`` (seconds) zooms in.
+    (time from each run's start; `vmlab.plots.plot_overlay`), the lazy_max_pages and resched
+    threshold of each run's summary (``resched_threshold_pages``), and the kernel's non-empty purges
+    as ticks; ``window=(t0, t1)`` (seconds) zooms in.
     """
     rows = []
     ks, ms = kernel_run.summary, result.summary
@@ -476,45 +477,15 @@ def compare(kernel_run, result, ax=None, title: str | None = None,
                          note="test_vmalloc Summary avg, mean over workers"))
     table = pd.DataFrame(rows, columns=["metric", "kernel", "model", "ratio", "unit", "note"]).set_index("metric")
 
-    from matplotlib.figure import Figure
+    from .plots import plot_overlay
 
-    if ax is None:
-        fig = Figure(figsize=(7.2, 4.2), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    kts = kernel_run.timeseries
-    mts = result.timeseries
-    ax.plot(mts.index.to_numpy(float) / 1e9, mts["vmap_lazy_nr"].to_numpy(float), color="tab:blue", lw=1.2,
-            label=f"model ({_label(result)})", gid="model")
-    ax.plot(kts.index.to_numpy(float) / 1e9, kts["vmap_lazy_nr"].to_numpy(float), color="tab:orange", lw=0.9,
-            ls="--", marker=".", ms=2.5, alpha=0.9, label=f"kernel ({kernel_run.name}, samples)", gid="kernel")
-    lmp = float(ks["lazy_max_pages"])
-    if math.isfinite(lmp):
-        ax.axhline(lmp, color="0.4", ls=":", lw=1.2, label=f"lazy_max_pages = {lmp:,.0f}", gid="lazy_max")
-        ax.axhline(2 * lmp, color="0.1", ls="-.", lw=1.0, label=f"resched threshold = {2 * lmp:,.0f}",
-                   gid="resched_threshold")
     kp = _kernel_purges(kernel_run)["start_ns"].dropna().to_numpy(float) / 1e9
-    if len(kp):
-        ax.plot(kp, np.zeros_like(kp), "|", color="black", ms=8, label=f"kernel purges ({len(kp)})", gid="kernel_purges")
-    ymax = max(np.nanmax(kts["vmap_lazy_nr"].to_numpy(float)) if len(kts) else 0,
-               np.nanmax(mts["vmap_lazy_nr"].to_numpy(float)) if len(mts) else 0, 2 * lmp if math.isfinite(lmp) else 0)
-    ax.set_ylim(0, ymax * 1.25 + 1)
-    if window is not None:
-        ax.set_xlim(*window)
-    ax.set_xlabel("time since the test started (s)")
-    ax.set_ylabel("vmap_lazy_nr (pages)")
-    ax.set_title(title or f"vmap_lazy_nr: kernel {kernel_run.name} vs the model", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right", ncols=2, framealpha=0.9)
-    ax.grid(True, alpha=0.3)
-    try:
-        from .plots import provenance
-        meta = provenance([result])
-        from .paths import shown_path
-        meta["kernel_trace"] = shown_path(kernel_run.config.path)     # never the sender's dirs
-        fig.vmlab_metadata = meta
-    except Exception:  # noqa: BLE001 - metadata is a courtesy
-        pass
+    # the lines: each run's lazy_max_pages and resched threshold from its own summary
+    fig = plot_overlay([result, kernel_run], [f"model ({_label(result)})", f"kernel ({kernel_run.name}, samples)"],
+                       ax=ax, ids=["model", "kernel"], window=window,
+                       title=title or f"vmap_lazy_nr: kernel {kernel_run.name} vs the model",
+                       ticks=[(kp, f"kernel purges ({len(kp)})", "kernel_purges")] if len(kp) else ())
+    (ax if ax is not None else fig.axes[0]).set_xlabel("time since the test started (s)")
     return table, fig
 
 

@@ -23,7 +23,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .plots import (
+from .frames import (
+    fmt_ms,
     short_number,
     _group_text,
     _hashable,
@@ -397,10 +398,6 @@ def _config_label(row: pd.Series, cols: Iterable[str]) -> str:
     return " ".join(parts)
 
 
-def _fmt_ms(v) -> str:
-    return "-" if _is_missing(v) or not math.isfinite(float(v)) else _short(float(v) / 1e6)
-
-
 def email_summary(df_or_result, command: str | None = None, title: str | None = None,
                   width: int = 72, max_rows: int = 25, max_failed: int = 10) -> str:
     """Plain text for a mailing-list reply, every line at most ``width`` (72) columns.
@@ -547,9 +544,9 @@ def email_summary(df_or_result, command: str | None = None, title: str | None = 
             table_cols.append(("runs", "runs", [str(v) for v in agg["runs"]], ">"))
         table_cols += [
             ("peak_lazy_ratio", "peak/max", ["-" if _is_missing(v) else f"{v:.2f}" for v in agg["peak_lazy_ratio"]], ">"),
-            ("purge_p99_ns", "p99 ms", [_fmt_ms(v) for v in agg["purge_p99_ns"]], ">"),
-            ("purge_max_ns", "max ms", [_fmt_ms(v) for v in agg["purge_max_ns"]], ">"),
-            ("lock_wait_max_ns", "lockw ms", [_fmt_ms(v) for v in agg["lock_wait_max_ns"]], ">"),
+            ("purge_p99_ns", "p99 ms", [fmt_ms(v, unit=False, missing="-") for v in agg["purge_p99_ns"]], ">"),
+            ("purge_max_ns", "max ms", [fmt_ms(v, unit=False, missing="-") for v in agg["purge_max_ns"]], ">"),
+            ("lock_wait_max_ns", "lockw ms", [fmt_ms(v, unit=False, missing="-") for v in agg["lock_wait_max_ns"]], ">"),
             ("OOM", "OOM", list(agg["OOM"]), "<"),
             ("PF", "PF", list(agg["PF"]), "<"),
         ]

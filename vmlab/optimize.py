@@ -123,10 +123,10 @@ def parse_by(by, base: SimConfig) -> tuple[list[str], list[dict]]:
 
 def kernel_default_values(base: SimConfig, names) -> dict:
     """The kernel's own setting of each searched field: the era preset's value where the preset
-    sets it (``base``'s era, found with `vmlab.plots.kernel_of`), ``lazy_max_pages=None`` (the
+    sets it (``base``'s era, found with `vmlab.frames.kernel_of`), ``lazy_max_pages=None`` (the
     kernel formula), SimConfig's default for the other purge knobs (threshold_factor 2.0), and
     ``base``'s value for fields that are not the kernel's (duration, CPU count, workload...)."""
-    from .plots import kernel_of
+    from .frames import kernel_of
 
     kernel = kernel_of(base, strict=False)
     preset = KERNELS.get(kernel, {}) if kernel else {}
@@ -357,7 +357,7 @@ def optimize(base: SimConfig | None, space: dict, objectives=DEFAULT_OBJECTIVES,
 
 
 def _front(df: pd.DataFrame, by_keys, names, dirs) -> pd.Series:
-    from .plots import pareto_mask
+    from .frames import pareto_mask
 
     if not by_keys:
         return pareto_mask(df, names, dirs)

@@ -1,25 +1,20 @@
-"""The standard figures: trade-off, time series, heat map, latency CDF, Pareto front, sensitivity.
+"""The standard figures, each a ``df_*`` (the data, a DataFrame) / ``plot_*`` (the picture) pair.
 
-Every function takes tidy data (a sweep DataFrame or a `Result`), draws on ``ax`` when given
+Every ``plot_*`` takes tidy data (a sweep DataFrame or a `Result`), draws on ``ax`` when given
 (otherwise on a new email-sized `matplotlib.figure.Figure`, never through pyplot, so no global
 state is left behind) and returns the Figure. Units are on every axis; groups differ by marker
 and line style as well as colour (viridis, monotonic in lightness), so the figures survive
 grayscale printing. Each figure carries its provenance (sweep name, configs, model version) in
 ``fig.vmlab_metadata``, which `vmlab.export.export_figure` writes into the files' metadata.
 
-A *sweep frame* has one row per run: the `SimConfig` fields, ``seed``, an optional ``kernel``,
-``lazy_max_pages_cfg`` (the configured value; None = kernel formula), every key of
-`vmlab.result.SUMMARY_KEYS` (so ``lazy_max_pages`` is the resolved value) and ``error`` (None or
-a message). Rows with an error are skipped by every plot.
-
-The data helpers used by the email text (`pareto_front`, `ok_rows`, `frame_of`, `kernel_of`,
-`run_label`, `column_unit`) live here too.
+The data helpers (sweep frames, column units, labels, the Pareto front, provenance) are
+`vmlab.frames`'s, which needs no matplotlib; they are re-exported here under their old names.
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -27,319 +22,49 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib import colormaps
+from matplotlib.ticker import FuncFormatter
 
+from .frames import (  # noqa: F401 - the public ones and those the old code imported from here
+    MiB,
+    _EXTRA_CONFIG,
+    _UNITS,
+    _constant,
+    _context,
+    _describe_frame,
+    _describe_run,
+    _fmt_value,
+    _group_text,
+    _hashable,
+    _is_missing,
+    _log_worthy,
+    _page_size,
+    _plural,
+    _sget,
+    _sort_key,
+    _title,
+    axis_label,
+    column_unit,
+    config_dict,
+    error_rows,
+    fmt_ms,
+    frame_of,
+    kernel_of,
+    merge_intervals,
+    ok_rows,
+    pareto_front,
+    pareto_mask,
+    provenance,
+    result_row,
+    run_end,
+    run_label,
+    short_number,
+)
 from .paths import shown_path
 from .ticks import roomy_log_labels
 
 FIGSIZE = (6.4, 4.0)
-MiB = 1 << 20
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2)))
-
-#: column -> (axis text, factor to the displayed unit, unit)
-_UNITS: dict[str, tuple[str, float, str]] = {
-    "peak_lazy_pages": ("peak vmap_lazy_nr", 1.0, "pages"),
-    "lazy_max_pages": ("lazy_max_pages", 1.0, "pages"),
-    "lazy_max_pages_cfg": ("lazy_max_pages setting", 1.0, "pages"),
-    "resched_threshold_pages": ("resched threshold", 1.0, "pages"),
-    "peak_lazy_ratio": ("peak vmap_lazy_nr / lazy_max_pages", 1.0, "×"),
-    "peak_mem_bytes": ("peak memory in use", 1.0 / MiB, "MiB"),
-    "ram_bytes": ("RAM", 1.0 / MiB, "MiB"),
-    "purge_p50_ns": ("purge duration p50", 1e-6, "ms"),
-    "purge_p99_ns": ("purge duration p99", 1e-6, "ms"),
-    "purge_max_ns": ("purge duration max", 1e-6, "ms"),
-    "lock_wait_max_ns": ("max vmap_area_lock wait", 1e-6, "ms"),
-    "lock_hold_max_ns": ("max vmap_area_lock hold", 1e-6, "ms"),
-    "alloc_p99_ns": ("vmalloc latency p99", 1e-6, "ms"),
-    "oom_time_ns": ("OOM time", 1e-6, "ms"),
-    "sim_ns": ("simulated time", 1e-9, "s"),
-    "threshold_factor": ("resched threshold factor", 1.0, "× lazy_max_pages"),
-    "ncpus": ("online CPUs", 1.0, "CPUs"),
-    "nr_threads": ("test_vmalloc threads", 1.0, "threads"),
-    "nr_pages": ("nr_pages", 1.0, "pages"),
-    "duration_s": ("simulated duration", 1.0, "s"),
-    "purges": ("purges", 1.0, "count"),
-    "alloc_failures": ("allocation failures", 1.0, "count"),
-    "ops": ("operations", 1.0, "count"),
-    "events": ("engine events", 1.0, "count"),
-    "purge_pages_p50": ("pages per purge p50", 1.0, "pages"),
-    "purge_walk_share": ("flush-range walk share of purge time", 1.0, "fraction"),
-    "wall_s": ("wall time", 1.0, "s"),
-    "oom": ("OOM", 1.0, "0/1"),
-    "tests_done": ("test program finished", 1.0, "0/1"),
-}
-
-#: config columns besides the SimConfig fields
-_EXTRA_CONFIG = ("kernel", "lazy_max_pages_cfg")
-
-
-# ---------------------------------------------------------------------------------- data helpers
-def column_unit(col: str) -> tuple[str, float, str]:
-    """(axis text, factor from the stored value to the displayed unit, unit) of a column."""
-    if col in _UNITS:
-        return _UNITS[col]
-    if col.endswith("_ns"):
-        return col[:-3].replace("_", " "), 1e-6, "ms"
-    if col.endswith("_bytes"):
-        return col[:-6].replace("_", " "), 1.0 / MiB, "MiB"
-    if col.endswith("_pages"):
-        return col[:-6].replace("_", " "), 1.0, "pages"
-    if col.endswith("_s"):
-        return col[:-2].replace("_", " "), 1.0, "s"
-    return col.replace("_", " "), 1.0, ""
-
-
-def axis_label(col: str) -> str:
-    text, _, unit = column_unit(col)
-    return f"{text} ({unit})" if unit else text
-
-
-def _is_missing(v) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
-    except TypeError:
-        return False
-
-
-def _hashable(v):
-    """Grouping-safe cell value: lists (tuple workloads) become comma-joined strings."""
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return ",".join(str(x) for x in v)
-    return v
-
-
-def config_dict(cfg) -> dict:
-    """A run's configuration as a plain dict (SimConfig, dict, dataclass-like object or None)."""
-    if cfg is None:
-        return {}
-    if isinstance(cfg, dict):
-        return dict(cfg)
-    if hasattr(cfg, "to_dict"):
-        try:
-            return dict(cfg.to_dict())
-        except Exception:  # noqa: BLE001 - any foreign config object
-            pass
-    try:
-        return dict(vars(cfg))
-    except TypeError:
-        return {"config": str(cfg)}
-
-
-def kernel_of(cfg, strict: bool = True) -> str | None:
-    """The kernel preset (`vmlab.config.KERNELS`) whose purge logic ``cfg`` has, or None.
-
-    ``strict=False`` ignores ``threshold_factor`` (a 5.0+threshold config with another factor still
-    maps to 5.0+threshold, which is what a ``vmlab run --kernel 5.0 --policy threshold
-    --threshold-factor 4`` command needs).
-    """
-    from .config import KERNELS
-
-    d = config_dict(cfg)
-    if not d:
-        return None
-    if d.get("kernel") and not _is_missing(d.get("kernel")):
-        return str(d["kernel"])
-    for k, preset in KERNELS.items():
-        ok = True
-        for f, v in preset.items():
-            if f == "threshold_factor" and not strict:
-                continue
-            if f not in d or d[f] != v:
-                ok = False
-                break
-        if ok:
-            return k
-    return None
-
-
-def run_label(cfg) -> str:
-    """Short legend text of one run: its kernel if it is a preset, else its policy."""
-    from .config import KERNELS
-
-    d = config_dict(cfg)
-    k = kernel_of(d, strict=False)
-    if k:
-        pol = d.get("policy")
-        if pol == "threshold" and not _is_missing(d.get("threshold_factor")) and \
-                float(d["threshold_factor"]) != KERNELS.get(k, {}).get("threshold_factor", 2.0):
-            return f"{k} (threshold ×{float(d['threshold_factor']):g})"
-        return f"{k} ({pol})" if pol else k
-    pol = d.get("policy")
-    if pol is None:
-        return str(d.get("name") or d.get("source") or "run")
-    if pol == "threshold" and not _is_missing(d.get("threshold_factor")):
-        return f"threshold ×{float(d['threshold_factor']):g}"
-    return str(pol)
-
-
-def result_row(res) -> dict:
-    """One sweep-frame row from a `Result` (or anything with ``config`` and ``summary``)."""
-    cfg = getattr(res, "config", None)
-    d = {k: _hashable(v) for k, v in config_dict(cfg).items()}
-    row = dict(d)
-    row["lazy_max_pages_cfg"] = d.get("lazy_max_pages")
-    summ = getattr(res, "summary", None)
-    if summ is not None:
-        row.update({k: v for k, v in dict(summ).items()})
-    row["kernel"] = kernel_of(d, strict=False)
-    if "seed" in d:
-        row["seed"] = d["seed"]
-    row["error"] = None
-    mv = getattr(res, "model_version", None)
-    if mv:
-        row["model_version"] = mv
-    return row
-
-
-def frame_of(data) -> pd.DataFrame:
-    """A sweep frame from a DataFrame (returned as is), a Result, or an iterable of Results."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "summary") and hasattr(data, "config"):
-        rows = [result_row(data)]
-    elif isinstance(data, dict):
-        rows = [result_row(r) for r in data.values()]
-    else:
-        rows = [result_row(r) for r in data]
-    df = pd.DataFrame(rows)
-    mvs = sorted({r.get("model_version") for r in rows if r.get("model_version")})
-    if mvs:
-        df.attrs["model_version"] = ", ".join(mvs)
-    return df
-
-
-def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows without an error (a missing ``error`` column means every row succeeded)."""
-    if "error" not in df.columns:
-        return df
-    err = df["error"]
-    bad = err.map(lambda v: not _is_missing(v) and str(v) != "")
-    return df[~bad.astype(bool)]
-
-
-def run_end(row) -> str | None:
-    """How one run ended, from its summary numbers (a frame row, a dict or a summary Series):
-    "done" (the test program finished), "oom" (memory ran out), "limit" (cut at ``duration_s``
-    before the tests finished), or None when the row does not say (no ``tests_done``)."""
-    oom = row.get("oom")
-    if not _is_missing(oom) and bool(oom):
-        return "oom"
-    done = row.get("tests_done")
-    if _is_missing(done):
-        return None
-    return "done" if bool(done) else "limit"
-
-
-def error_rows(df: pd.DataFrame) -> pd.DataFrame:
-    if "error" not in df.columns:
-        return df.iloc[0:0]
-    return df.drop(ok_rows(df).index)
-
-
-def pareto_front(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns") -> pd.Series:
-    """Boolean Series (index of ``df``): True where the row is not dominated when minimising x and y.
-
-    A row is dominated if another row is <= in both and < in one. Equal points are all kept;
-    rows with a missing x or y are never on the front.
-    """
-    xs = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
-    ys = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=float)
-    out = np.zeros(len(df), dtype=bool)
-    good = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
-    if len(good):
-        order = good[np.lexsort((ys[good], xs[good]))]
-        best = math.inf  # lowest y among strictly smaller x
-        i = 0
-        while i < len(order):
-            j = i
-            while j < len(order) and xs[order[j]] == xs[order[i]]:
-                j += 1
-            block = order[i:j]
-            m = ys[block].min()
-            if m < best:
-                out[block[ys[block] == m]] = True
-                best = m
-            i = j
-    return pd.Series(out, index=df.index, name="pareto")
-
-
-def pareto_mask(df: pd.DataFrame, objectives: Iterable[str], directions: Iterable[str] | None = None
-                ) -> pd.Series:
-    """`pareto_front` over any number of objectives, each minimised or maximised.
-
-    ``directions`` holds "min" or "max" per objective (all "min" by default). A row is on the front
-    unless another row is at least as good in every objective and better in one; equal rows are
-    all kept, and rows with a missing objective are never on it. Two objectives go through
-    `pareto_front` (O(n log n)), more through a pairwise comparison (O(n²)).
-    """
-    objectives = list(objectives)
-    directions = ["min"] * len(objectives) if directions is None else list(directions)
-    if len(directions) != len(objectives) or not objectives:
-        raise ValueError(f"pareto_mask: {len(objectives)} objectives, {len(directions)} directions")
-    sign = np.array([1.0 if d == "min" else -1.0 for d in directions])
-    vals = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in objectives]
-                           ) * sign if len(df) else np.empty((0, len(objectives)))
-    if len(objectives) == 2:
-        two = pd.DataFrame({"x": vals[:, 0], "y": vals[:, 1]}, index=df.index)
-        return pareto_front(two, "x", "y")
-    ok = np.isfinite(vals).all(axis=1)
-    out = ok.copy()
-    v = vals[ok]
-    if len(v):
-        le = (v[:, None, :] <= v[None, :, :]).all(axis=2)     # [i, j]: i is no worse than j
-        lt = (v[:, None, :] < v[None, :, :]).any(axis=2)
-        out[ok] = ~(le & lt).any(axis=0)
-    return pd.Series(out, index=df.index, name="pareto")
-
-
-def merge_intervals(starts, ends, min_gap: float = 0.0, min_width: float = 0.0):
-    """Union of [start, end] intervals, also joining those closer than ``min_gap``.
-
-    Each merged interval is at least ``min_width`` wide (so sub-pixel purges stay visible).
-    Returns two float arrays (starts, ends), sorted.
-    """
-    s = np.asarray(starts, dtype=float)
-    e = np.asarray(ends, dtype=float)
-    keep = np.isfinite(s) & np.isfinite(e)
-    s, e = s[keep], np.maximum(e[keep], s[keep])
-    if not len(s):
-        return np.empty(0), np.empty(0)
-    order = np.argsort(s, kind="stable")
-    s, e = s[order], np.maximum(e[order], s[order] + min_width)
-    run_end = np.maximum.accumulate(e)
-    new = np.ones(len(s), dtype=bool)
-    new[1:] = s[1:] > run_end[:-1] + min_gap
-    idx = np.flatnonzero(new)
-    ms = s[idx]
-    me = np.append(run_end[idx[1:] - 1], run_end[-1])
-    return ms, me
-
-
-def _page_size(df: pd.DataFrame | None = None, cfg=None) -> int:
-    from .platforms import PLATFORMS
-
-    if df is not None and "page_size" in df.columns:
-        v = pd.to_numeric(df["page_size"], errors="coerce").dropna()
-        if len(v):
-            return int(v.iloc[0])
-    names = []
-    if df is not None and "platform" in df.columns:
-        names = [p for p in df["platform"].dropna().unique()]
-    d = config_dict(cfg)
-    if d.get("page_size"):
-        return int(d["page_size"])
-    if d.get("platform"):
-        names = [d["platform"]]
-    sizes = {PLATFORMS[n].page_size for n in names if isinstance(n, str) and n in PLATFORMS}
-    return sizes.pop() if len(sizes) == 1 else 4096
-
-
-def _log_worthy(values) -> bool:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    return bool(len(v) and v.min() > 0 and v.max() / v.min() > 10)
 
 
 def _new_fig(ax):
@@ -347,103 +72,6 @@ def _new_fig(ax):
         return ax.figure, ax
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     return fig, fig.add_subplot()
-
-
-def _fmt_value(v) -> str:
-    if _is_missing(v):
-        return "—"
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
-    return str(v)
-
-
-def _group_text(group: str, v) -> str:
-    missing = _is_missing(v) or (isinstance(v, str) and v == "n/a")   # tradeoff_points' key for None
-    if group == "ncpus" and not missing:
-        return f"{int(v)} CPUs"
-    if group == "lazy_max_pages_cfg":
-        return "lazy_max formula" if missing else f"lazy_max {int(v):,}"
-    return f"{group}={_fmt_value(v)}" if group not in ("kernel", "policy") else _fmt_value(v)
-
-
-def _sort_key(v):
-    """Numbers ascending, then strings, then missing values."""
-    if _is_missing(v):
-        return (2, 0.0, "")
-    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-        return (0, float(v), "")
-    return (1, 0.0, str(v))
-
-
-def _constant(df: pd.DataFrame, col: str):
-    if col not in df.columns:
-        return None
-    vals = {_hashable(v) for v in df[col] if not _is_missing(v)}
-    return vals.pop() if len(vals) == 1 else None
-
-
-def _context(df: pd.DataFrame) -> str:
-    """'hikey960 · stress · 2 s simulated' from the constant columns of a frame ('up to 2 s' when
-    some runs ended before ``duration_s``)."""
-    parts = []
-    for col in ("platform", "workload"):
-        v = _constant(df, col)
-        if v is not None:
-            parts.append(str(v))
-    d = _constant(df, "duration_s")
-    if d is not None:   # "up to": some runs ended before duration_s (their tests were done)
-        early = any(run_end(r) in ("done", "oom") for r in df.to_dict("records"))
-        parts.append(f"{'up to ' if early else ''}{float(d):g} s simulated")
-    return " · ".join(parts)
-
-
-def _describe_frame(df: pd.DataFrame) -> dict[str, Any]:
-    """Compact provenance of a sweep frame: name, run count, constant and varied config fields."""
-    from .config import SimConfig
-
-    cols = [c for c in list(SimConfig.field_names()) + list(_EXTRA_CONFIG) if c in df.columns
-            and c != "lazy_max_pages"]
-    fixed, varied = {}, {}
-    for c in cols:
-        vals = sorted({_hashable(v) if not _is_missing(v) else None for v in df[c]}, key=_sort_key)
-        vals = [v.item() if hasattr(v, "item") else v for v in vals]
-        if len(vals) == 1:
-            fixed[c] = vals[0]
-        else:
-            varied[c] = vals
-    out: dict[str, Any] = {"runs": int(len(df)), "failed": int(len(error_rows(df)))}
-    if df.attrs.get("name"):
-        out["sweep"] = str(df.attrs["name"])
-    out["fixed"] = fixed
-    out["varied"] = varied
-    return out
-
-
-def provenance(data) -> dict[str, str]:
-    """String metadata of a figure's data: versions, sweep name, config(s)."""
-    from .version import MODEL_VERSION, __version__
-
-    meta = {"vmlab_version": __version__}
-    if isinstance(data, pd.DataFrame):
-        mv = data.attrs.get("model_version")
-        if not mv and "model_version" in data.columns:
-            mv = ", ".join(sorted({str(v) for v in data["model_version"].dropna()}))
-        meta["model_version"] = mv or MODEL_VERSION
-        desc = _describe_frame(data)
-        if "sweep" in desc:
-            meta["sweep"] = desc["sweep"]
-        meta["configs"] = json.dumps(desc, default=str, sort_keys=True)
-    else:
-        results = [data] if hasattr(data, "summary") else list(data)
-        mvs = sorted({str(getattr(r, "model_version", "")) for r in results} - {""})
-        meta["model_version"] = ", ".join(mvs) or MODEL_VERSION
-        cfgs = [config_dict(getattr(r, "config", None)) for r in results]
-        for c in cfgs:   # a recording's file: relative to the project, never absolute
-            if isinstance(c.get("path"), str):
-                c["path"] = shown_path(c["path"])
-        key = "config" if len(cfgs) == 1 else "configs"
-        meta[key] = json.dumps(cfgs[0] if len(cfgs) == 1 else cfgs, default=str, sort_keys=True)
-    return meta
 
 
 def _attach(fig: Figure, meta: dict, title: str | None = None):
@@ -477,7 +105,7 @@ def _auto_split(d: pd.DataFrame, group: str) -> str | None:
     return None
 
 
-def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
+def df_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
                     group: str = "ncpus", label: str = "threshold_factor", split: str | None = "auto",
                     pareto: str = "group") -> pd.DataFrame:
     """The aggregated points of `plot_tradeoff`: median x, y (and min/max) per (group, split, label).
@@ -518,6 +146,15 @@ def tradeoff_points(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purg
     return pts
 
 
+def tradeoff_points(*args, **kwargs) -> pd.DataFrame:
+    """Deprecated: `df_tradeoff` (the same frame)."""
+    import warnings
+
+    warnings.warn("vmlab.plots.tradeoff_points is deprecated; use vmlab.plots.df_tradeoff", DeprecationWarning,
+                  stacklevel=2)
+    return df_tradeoff(*args, **kwargs)
+
+
 # ---------------------------------------------------------------------------------- figures
 def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_p99_ns",
                   group: str = "ncpus", label: str = "threshold_factor", ax=None,
@@ -534,7 +171,7 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
     data spans more than 10x.
     """
     fig, ax = _new_fig(ax)
-    pts = tradeoff_points(df, x, y, group, label, split, pareto)
+    pts = df_tradeoff(df, x, y, group, label, split, pareto)
     split = pts.attrs["split"]
     _, xf, xunit = column_unit(x)
     _, yf, yunit = column_unit(y)
@@ -626,36 +263,19 @@ def plot_tradeoff(df: pd.DataFrame, x: str = "peak_lazy_pages", y: str = "purge_
     return fig
 
 
-def _plural(n: int, what: str) -> str:
-    return f"{n} {what}{'s' if n != 1 else ''}"
-
-
-def _sget(summary, key) -> float:
-    if summary is None:
-        return math.nan
-    try:
-        v = summary[key] if key in summary else None
-    except (TypeError, KeyError):
-        v = getattr(summary, key, None)
-    if _is_missing(v):
-        return math.nan
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _describe_run(cfg) -> str:
-    d = config_dict(cfg)
-    parts = []
-    for k in ("platform", "workload"):
-        if d.get(k):
-            parts.append(str(_hashable(d[k])))
-    if d.get("ncpus"):
-        parts.append(f"{int(d['ncpus'])} CPUs")
-    if d.get("policy") or kernel_of(d):
-        parts.append(run_label(d))
-    return " · ".join(parts)
+def df_timeseries(result, column: str = "vmap_lazy_nr") -> pd.DataFrame:
+    """The series `plot_timeseries` draws: ``column`` (and ``purge_active`` when recorded) against
+    simulated time in s (index ``time_s``). ``attrs``: ``lazy_max_pages`` and
+    ``resched_threshold_pages`` from the run's summary (NaN when it does not say)."""
+    ts = result.timeseries
+    t_ns = ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns else np.asarray(ts.index, dtype=float)
+    cols = [c for c in (column, "purge_active") if c in ts.columns]
+    out = pd.DataFrame({c: pd.to_numeric(ts[c], errors="coerce").to_numpy(dtype=float) for c in cols},
+                       index=pd.Index(t_ns / 1e9, name="time_s"))
+    summ = getattr(result, "summary", None)
+    out.attrs["lazy_max_pages"] = _sget(summ, "lazy_max_pages")
+    out.attrs["resched_threshold_pages"] = _sget(summ, "resched_threshold_pages")
+    return out
 
 
 def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
@@ -666,12 +286,12 @@ def plot_timeseries(result, ax=None, title: str | None = None) -> Figure:
     (values may be missing or NaN), e.g. a kernel trace.
     """
     fig, ax = _new_fig(ax)
-    ts = result.timeseries
     cfg = getattr(result, "config", None)
     summ = getattr(result, "summary", None)
-    t_ns = ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns else np.asarray(ts.index, dtype=float)
-    lazy = pd.to_numeric(ts["vmap_lazy_nr"], errors="coerce").to_numpy(dtype=float)
-    t = t_ns / 1e9
+    data = df_timeseries(result)
+    t = data.index.to_numpy(dtype=float)
+    t_ns = t * 1e9
+    lazy = data["vmap_lazy_nr"].to_numpy(dtype=float)
     ax.plot(t, lazy, color="black", lw=1.1, marker="." if len(t) < 40 else None,
             label="vmap_lazy_nr", gid="vmap_lazy_nr", zorder=2)
 
@@ -846,38 +466,10 @@ def plot_heatmap(df: pd.DataFrame, x: str, y: str, value: str, agg: str = "media
     return fig
 
 
-def _title(main: str, parts: list[str], width: int = 78) -> str:
-    """The title and a wrapped subtitle (joined with ' · ') that fits an email-sized figure."""
-    import textwrap
-
-    sub = " · ".join(p for p in parts if p)
-    return main + ("\n" + "\n".join(textwrap.wrap(sub, width)) if sub else "")
-
-
 def _hatch_cell(j, i):
     from matplotlib.patches import Rectangle
 
     return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.7", lw=0)
-
-
-def short_number(v: float) -> str:
-    """A number in as few characters as reads well: 12,345 / 123 / 12.3 / 1.23 / 0.012 / 1.2e-05."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 10000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    if a >= 0.01:
-        return f"{v:.3f}"
-    return f"{v:.2g}"
 
 
 #: quantile points of the latency table and where they sit on the y axis
@@ -1128,17 +720,22 @@ def plot_sensitivity(df: pd.DataFrame, ax=None, title: str | None = None) -> Fig
     return fig
 
 
-def __getattr__(name):  # `from vmlab.plots import export_figure` works too
+def __getattr__(name):
+    """Deprecated: ``vmlab.plots.export_figure`` (and email_summary, write_email) are `vmlab.export`'s."""
     if name in ("export_figure", "email_summary", "write_email"):
+        import warnings
+
         from . import export
 
+        warnings.warn(f"vmlab.plots.{name} is deprecated; import it from vmlab.export", DeprecationWarning,
+                      stacklevel=2)
         return getattr(export, name)
-    raise AttributeError(name)
+    raise AttributeError(f"module 'vmlab.plots' has no attribute {name!r}")
 
 
 __all__ = ["plot_tradeoff", "plot_timeseries", "plot_heatmap", "plot_latency_cdf", "plot_pareto",
-           "plot_sensitivity", "pareto_front", "pareto_mask",
-           "merge_intervals", "tradeoff_points", "export_figure", "email_summary", "write_email"]
+           "plot_sensitivity", "pareto_front", "pareto_mask", "merge_intervals", "tradeoff_points",
+           "df_memory", "plot_memory"]
 
 
 # ---------------------------------------------------------------------------------- memory
@@ -1188,3 +785,235 @@ def plot_memory(results, labels=None, ram_bytes: float | None = None, title: str
     if title:
         fig.suptitle(title)
     return fig
+
+
+# ---------------------------------------------------------------------------------- several runs
+#: axis text of the columns `plot_overlay` knows by name
+_SERIES_NAMES = {"vmap_lazy_nr": "vmap_lazy_nr", "mem_bytes": "memory in use", "lazy_areas": "lazy areas",
+                 "busy_areas": "busy areas"}
+_PAGE_SERIES = ("vmap_lazy_nr", "live_pages", "va_highwater_pages")
+
+
+def _run_list(results, labels):
+    if isinstance(results, dict):
+        labels = list(results) if labels is None else labels
+        results = list(results.values())
+    elif hasattr(results, "timeseries"):
+        results = [results]
+    results = list(results)
+    labels = list(labels) if labels is not None else [run_label(getattr(r, "config", None)) for r in results]
+    if len(labels) != len(results):
+        raise ValueError(f"labels has {len(labels)} entries for {len(results)} results")
+    return results, labels
+
+
+def _series_scale(column: str) -> tuple[float, str]:
+    if column in _PAGE_SERIES:
+        return 1.0, "pages"
+    return (1 / MiB, "MiB") if column.endswith("bytes") else (1.0, "")
+
+
+def df_overlay(results, labels=None, column: str = "vmap_lazy_nr") -> pd.DataFrame:
+    """The series `plot_overlay` draws, long form: one row per sample with ``label``, ``time_s``
+    and ``value`` (``column`` in its displayed unit: pages, MiB for ``*_bytes``). ``attrs``:
+    ``column``, ``unit``, and per run (lists in ``labels`` order) ``lazy_max_pages``,
+    ``resched_threshold_pages`` (NaN for a run whose policy has no threshold), ``oom_time_s``
+    (NaN without an OOM) and ``end_s`` (the simulated or recorded length)."""
+    results, labels = _run_list(results, labels)
+    scale, unit = _series_scale(column)
+    parts, lm, thr, oom, end = [], [], [], [], []
+    for res, lab in zip(results, labels):
+        ts = res.timeseries
+        t = (ts["time_ns"].to_numpy(dtype=float) if "time_ns" in ts.columns
+             else np.asarray(ts.index, dtype=float)) / 1e9
+        v = pd.to_numeric(ts[column], errors="coerce").to_numpy(dtype=float) * scale
+        parts.append(pd.DataFrame({"label": lab, "time_s": t, "value": v}))
+        summ = getattr(res, "summary", None)
+        lm.append(_sget(summ, "lazy_max_pages"))
+        pol = config_dict(getattr(res, "config", None)).get("policy")
+        thr.append(_sget(summ, "resched_threshold_pages") if pol in (None, "threshold") else math.nan)
+        oom_t = _sget(summ, "oom_time_ns") if _sget(summ, "oom") == 1.0 else math.nan
+        oom.append(oom_t / 1e9)
+        sim = _sget(summ, "sim_ns") / 1e9
+        end.append(max([x for x in (sim, float(t[-1]) if len(t) else math.nan) if math.isfinite(x)], default=0.0))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["label", "time_s", "value"])
+    out.attrs.update(column=column, unit=unit, labels=labels, lazy_max_pages=lm, resched_threshold_pages=thr,
+                     oom_time_s=oom, end_s=end)
+    return out
+
+
+def _overlay_context(results) -> str:
+    ctxs = set()
+    for r in results:
+        cfg = getattr(r, "config", None)
+        if not hasattr(cfg, "resolved"):
+            continue
+        rr = cfg.resolved()
+        wl = cfg.workload if isinstance(cfg.workload, str) else ",".join(cfg.workload)
+        ctxs.add(f"{rr.platform.name} · {wl} · {rr.ncpus} CPUs")
+    return ctxs.pop() if len(ctxs) == 1 else ""
+
+
+def plot_overlay(results, labels=None, column: str = "vmap_lazy_nr", ax=None, title: str | None = None,
+                 hlines: Iterable[tuple[float, str]] = (), ticks: Iterable[tuple[Iterable[float], str, str]] = (),
+                 ids: Iterable[str] | None = None, window: tuple[float, float] | None = None) -> Figure:
+    """Several runs' ``column`` (vmap_lazy_nr, or mem_bytes in MiB, ...) on one time axis (`df_overlay`).
+
+    Runs: Results or recordings (`vmlab.KernelRun`; drawn with sample dots), a list or a dict
+    label -> run. For vmap_lazy_nr, each distinct lazy_max_pages is a dashed line and each distinct
+    resched threshold (the run's ``resched_threshold_pages``; runs whose policy has none are left
+    out) a dotted one; an OOM is a vertical dash-dot line. ``hlines`` adds reference lines ``(value
+    in the column's unit, text)``, e.g. the RAM limit; ``ticks`` adds events ``(times in s, text,
+    gid)`` as ticks on the time axis, e.g. a recording's purges. ``ids`` are the lines' gids
+    (default ``series:<label>``); ``window=(t0, t1)`` (s) zooms in.
+    """
+    results, labels = _run_list(results, labels)
+    data = df_overlay(results, labels, column)
+    ids = list(ids) if ids is not None else [f"series:{lab}" for lab in labels]
+    fig, ax = _new_fig(ax)
+    unit = data.attrs["unit"]
+    n = len(results)
+    cmap = colormaps["viridis"]
+    ymax, t_end = 0.0, 0.0
+    for i, (res, lab, gid) in enumerate(zip(results, labels, ids)):
+        sub = data[data["label"] == lab] if labels.count(lab) == 1 else \
+            df_overlay([res], [lab], column)
+        color, ls = cmap(0.85 * i / max(1, n - 1)), LINESTYLES[i % len(LINESTYLES)]
+        recording = not hasattr(getattr(res, "config", None), "resolved")
+        y = sub["value"].to_numpy(dtype=float)
+        ax.plot(sub["time_s"].to_numpy(dtype=float), y, lw=0.9 if recording else 1.3, color=color, ls=ls,
+                marker="." if recording else None, ms=2.5, label=lab, gid=gid, zorder=3)
+        if np.isfinite(y).any():
+            ymax = max(ymax, float(np.nanmax(y)))
+        t_end = max(t_end, data.attrs["end_s"][i])
+        ot = data.attrs["oom_time_s"][i]
+        if math.isfinite(ot):
+            ax.axvline(ot, color=color, ls="-.", lw=1.4, gid=f"oom:{lab}")
+            ax.annotate(f"OOM ({lab}) at {ot:.3g} s", (ot, 0.6 - 0.08 * i), xycoords=("data", "axes fraction"),
+                        xytext=(-4, 0), textcoords="offset points", ha="right", va="center", fontsize=7,
+                        fontweight="bold", bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+    if column == "vmap_lazy_nr":
+        for lm in sorted({v for v in data.attrs["lazy_max_pages"] if math.isfinite(v)}):
+            ax.axhline(lm, color="0.35", ls="--", lw=1.1, gid="lazy_max", label=f"lazy_max_pages = {lm:,.0f}")
+            ymax = max(ymax, lm)
+        thr: dict[float, list[str]] = {}
+        for v, lab in zip(data.attrs["resched_threshold_pages"], labels):
+            if math.isfinite(v):
+                thr.setdefault(v, []).append(lab)
+        for v, labs in sorted(thr.items()):
+            text = (f"resched threshold = {v:,.0f}" if len(labs) == n and n > 1
+                    else f"resched threshold ({', '.join(labs)}) = {v:,.0f}")
+            ax.axhline(v, color="0.1", ls=":", lw=1.3, gid="resched_threshold", label=text)
+            ymax = max(ymax, v)
+    for v, text in hlines:
+        ax.axhline(v, color="#b71c1c", ls="-", lw=1.0, gid="hline", label=text)
+        ymax = max(ymax, float(v))
+    for times, text, gid in ticks:
+        ts_ = np.asarray(list(times), dtype=float)
+        ax.plot(ts_, np.zeros_like(ts_), "|", color="black", ms=8, label=text, gid=gid)
+    base = 0.0
+    if column == "mem_bytes" and len(data):
+        lows = data.groupby("label")["value"].min()
+        base = float(lows.min()) * 0.98 if len(lows) else 0.0
+    ax.set_ylim(base, base + max(ymax - base, 1.0) * 1.3)
+    ax.set_xlim(*(window if window is not None else (0, max(t_end, 1e-9))))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.set_xlabel("time (s)")
+    name = _SERIES_NAMES.get(column, column.replace("_", " "))
+    ax.set_ylabel(f"{name} ({unit})" if unit else name)
+    sims = [r for r in results if hasattr(getattr(r, "config", None), "resolved")]
+    if column in _PAGE_SERIES and sims:
+        ps = sims[0].config.resolved().platform.page_size
+        sec = ax.secondary_yaxis("right", functions=(lambda p: p * ps / MiB, lambda m: m * MiB / ps))
+        sec.set_ylabel(f"MiB ({ps // 1024} KiB pages)")
+    main = title or f"{_SERIES_NAMES.get(column, column)} over time"
+    ctx = _overlay_context(results)
+    ax.set_title(main + (f"\n{ctx}" if ctx else ""), fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.9, ncols=2)
+    ax.grid(True, alpha=0.3)
+    meta = provenance(sims or results)
+    for r in results:      # a recording's file: relative to the project, never absolute
+        path = getattr(getattr(r, "config", None), "path", None)
+        if path is not None and r not in sims:
+            meta.setdefault("kernel_trace", shown_path(path))
+    meta["title"] = main
+    fig.vmlab_metadata = meta
+    _attach(fig, {}, main)
+    return fig
+
+
+#: the parts of a purge `plot_purge_breakdown` stacks: column, legend text, hatch
+_PURGE_PARTS = (("walk_ns", "flush-range walk", "///"), ("flush_ns", "TLB flush", ""),
+                ("free_ns", "free loop (incl. lock yields)", ".."))
+
+
+def df_purge_breakdown(results, labels=None, stat: str = "median") -> pd.DataFrame:
+    """Where a purge's time goes, one row per run (index: label): ``walk_ns``, ``flush_ns``,
+    ``free_ns``, ``total_ns``, ``areas`` and ``walk_share``, of the ``stat`` ("median", or
+    "largest" = the purge that freed the most areas) of the non-empty purges (zeros without one)."""
+    results, labels = _run_list(results, labels)
+    rows = []
+    for res in results:
+        p = res.purges[res.purges.areas > 0]
+        if not len(p):
+            row = {k: 0.0 for k, _, _ in _PURGE_PARTS} | {"areas": 0.0}
+        elif stat == "largest":
+            big = p.loc[p.areas.idxmax()]
+            row = {k: float(big[k]) for k, _, _ in _PURGE_PARTS} | {"areas": float(big["areas"])}
+        else:
+            row = {k: float(p[k].median()) for k, _, _ in _PURGE_PARTS} | {"areas": float(p.areas.median())}
+        rows.append(row)
+    out = pd.DataFrame(rows, index=pd.Index(labels, name="label"),
+                       columns=[k for k, _, _ in _PURGE_PARTS] + ["areas"]).astype(float)
+    out["total_ns"] = out[[k for k, _, _ in _PURGE_PARTS]].sum(axis=1)
+    out["walk_share"] = (out["walk_ns"] / out["total_ns"]).where(out["total_ns"] > 0, 0.0)
+    out.attrs["stat"] = stat
+    return out
+
+
+def plot_purge_breakdown(results, labels=None, ax=None, stat: str = "median", share: bool = False,
+                         title: str | None = None) -> Figure:
+    """Where a purge's time goes (`df_purge_breakdown`): flush-range walk, TLB flush, free loop
+    (with its lock yields).
+
+    One horizontal stacked bar per run: the ``stat`` ("median", or "largest" = the purge that freed
+    the most areas) of the non-empty purges, in ms (``share=True``: in % of that purge, so runs
+    of very different lengths compare), annotated with the total and the walk's share.
+    """
+    results, labels = _run_list(results, labels)
+    data = df_purge_breakdown(results, labels, stat)
+    if ax is None:
+        fig = Figure(figsize=(6.4, 0.9 + 0.55 * max(2, len(results))), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    cmap = colormaps["viridis"]
+    y = np.arange(len(results))[::-1]
+    totals = data["total_ns"].to_numpy(dtype=float) / 1e6
+    left = np.zeros(len(results))
+    for j, (k, text, hatch) in enumerate(_PURGE_PARTS):
+        w = data[k].to_numpy(dtype=float) / 1e6
+        if share:
+            w = np.divide(100 * w, totals, out=np.zeros_like(w), where=totals > 0)
+        ax.barh(y, w, left=left, color=cmap(0.15 + 0.35 * j), hatch=hatch, edgecolor="white",
+                label=text, gid=f"bar:{k}")
+        left += w
+    for yi, (_, r), end, tot in zip(y, data.iterrows(), left, totals):
+        ax.text(end, yi, f"  {tot:.3g} ms, walk {float(r['walk_share']) * 100:.2g} %, {int(r['areas']):,} areas",
+                va="center", fontsize=7)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, max(float(left.max()) if len(left) else 1.0, 1e-3) * (1.7 if share else 1.45))
+    ax.set_xlabel("share of the purge (%)" if share else "time per purge (ms)")
+    main = title or f"where a purge's time goes ({'median purge' if stat == 'median' else 'largest purge'})"
+    ax.set_title(main, fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.1 / max(1, len(results))),
+              ncols=3, frameon=False)
+    ax.grid(True, axis="x", alpha=0.3)
+    meta = provenance(results)
+    meta["title"] = main
+    fig.vmlab_metadata = meta
+    return fig
+
+
+__all__ += ["df_timeseries", "df_tradeoff", "df_overlay", "plot_overlay", "df_purge_breakdown",
+            "plot_purge_breakdown"]

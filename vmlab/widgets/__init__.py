@@ -31,12 +31,14 @@ Where files go: ``out_dir`` when given; else ``$VMLAB_FIGURES_DIR/<dir>``; else
 caches go to ``<data>/sweeps/<name>``. Exported figures are the standard email-sized ones (with
 their provenance metadata), not the panel's screen image.
 
-The package also holds the small plotting helpers the notebooks use: `overlay_timeseries`,
-`plot_purge_breakdown`, `show` (a figure as an inline PNG) and `claim` (print a claim next to the
-number that supports it).
+The package also holds the notebook helpers `show` (a figure as an inline PNG) and `claim` (print a
+claim next to the number that supports it). The figures the panels draw are `vmlab.plots`'s
+(``plot_overlay``, ``plot_purge_breakdown``, ...); ``overlay_timeseries`` (now
+`vmlab.plots.plot_overlay`, with a DeprecationWarning) and `plot_purge_breakdown` still import from
+here.
 
 Modules: `base` (shared choices, places, helpers, the summary table, the `_Panel` base class),
-`plotting` (`overlay_timeseries`, `plot_purge_breakdown`), `panel_explore`, `panel_sweep` and
+`plotting` (the old names of two `vmlab.plots` figures), `panel_explore`, `panel_sweep` and
 `panel_compare` (one panel each). Every public name is re-exported here.
 """
 from __future__ import annotations

@@ -10,6 +10,7 @@ import gc
 import html
 import io
 import re
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,10 @@ from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
 from ..paths import data_root, figures_dir, sweeps_dir  # noqa: F401 - re-exported
-from ..platforms import get_platform
-from ..plots import MiB
+from ..platforms import PLATFORMS, get_platform
+from ..frames import CUSTOM, MiB, fmt_ms, kernel_of, run_label
 
 ERAS: tuple[str, ...] = tuple(KERNELS)          # "4.9", "5.0", "5.0+threshold", "5.1", "5.2", "5.11", "6.1"
-CUSTOM = "custom"
 #: SimConfig fields a kernel era fixes (the "kernel details" of the explore panel)
 ERA_FIELDS = ("policy", "allocator", "flush_range", "purge_mode", "lock_split", "purge_lock", "lazy_drop",
               "lock_break", "test_set")
@@ -94,17 +94,6 @@ def _ok_html(msg: str) -> str:
     return f'<div class="vmlab-ok">{html.escape(msg)}</div>'
 
 
-def _fmt_ms(ns) -> str:
-    if ns is None or not np.isfinite(ns):
-        return "—"
-    ms = float(ns) / 1e6
-    if ms >= 100:
-        return f"{ms:,.0f} ms"
-    if ms >= 1:
-        return f"{ms:.2f} ms"
-    return f"{ms * 1000:.1f} µs"
-
-
 def _fmt_int(v) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{int(round(float(v))):,}"
 
@@ -112,6 +101,42 @@ def _fmt_int(v) -> str:
 def _round3(v) -> float:
     """A log slider's value as its readout shows it (3 significant digits): 2**1.25 -> 2.38."""
     return float(f"{float(v):.3g}")
+
+
+def threshold_slider(value: float, description: str = "threshold ×"):
+    """The resched threshold factor control: a log2 slider from ×1/8 to ×64 in quarter steps."""
+    import ipywidgets as W
+
+    return W.FloatLogSlider(value=float(value), base=2, min=-3, max=6, step=0.25, description=description,
+                            continuous_update=False, readout_format=".3g",
+                            tooltip="resched while vmap_lazy_nr < factor × lazy_max_pages")
+
+
+def run_controls(cfg: SimConfig, thresholds: dict[str, str] | None = None,
+                 description_width: str = "80px") -> dict[str, Any]:
+    """The controls the explore and compare panels share, keyed as in ``panel.controls``.
+
+    ``thresholds`` maps control names to descriptions of `threshold_slider`s (default one,
+    ``threshold``); then ``ncpus`` (powers of two and the config's), ``workload``, ``platform``,
+    ``duration`` (`DURATIONS` and the config's) and ``seed``, each starting at ``cfg``'s value.
+    """
+    import ipywidgets as W
+
+    r = cfg.resolved()
+    c: dict[str, Any] = {name: threshold_slider(cfg.threshold_factor, text)
+                         for name, text in (thresholds or {"threshold": "threshold ×"}).items()}
+    c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
+                                   description="CPUs", continuous_update=False)
+    c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(cfg.workload),
+                               description="workload")
+    c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
+    dur = float(cfg.duration_s)
+    c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in sorted(set(DURATIONS) | {dur})], value=dur,
+                                      description="simulate", continuous_update=False)
+    c["seed"] = W.IntText(value=int(cfg.seed), description="seed", continuous_update=False)
+    for w in c.values():
+        w.style.description_width = description_width
+    return c
 
 
 def _workload_options() -> list[tuple[str, str]]:
@@ -130,26 +155,28 @@ def _workload_value(workload) -> str:
 
 
 def era_of(cfg: SimConfig) -> str:
-    """The kernel era whose purge logic ``cfg`` has (threshold factor ignored), else "custom"."""
-    for k, preset in KERNELS.items():
-        if all(getattr(cfg, f) == v for f, v in preset.items() if f != "threshold_factor"):
-            return k
-    return CUSTOM
+    """Deprecated: ``vmlab.frames.kernel_of(cfg, strict=False) or "custom"``."""
+    warnings.warn("vmlab.widgets.era_of is deprecated; use vmlab.frames.kernel_of(cfg, strict=False) "
+                  '(None for no era, where era_of said "custom")', DeprecationWarning, stacklevel=2)
+    return _era(cfg)
 
 
 def short_label(cfg: SimConfig) -> str:
-    """'5.0+threshold ×2', '5.0', 'threshold ×4 (custom)': the legend text of a run."""
-    era = era_of(cfg)
-    thr = f" ×{cfg.threshold_factor:g}" if cfg.policy == "threshold" else ""
-    if era != CUSTOM:
-        return f"{era}{thr}"
-    return f"{getattr(cfg.policy, 'name', cfg.policy)}{thr} (custom)"
+    """Deprecated: `vmlab.frames.run_label` (the same text)."""
+    warnings.warn("vmlab.widgets.short_label is deprecated; use vmlab.frames.run_label",
+                  DeprecationWarning, stacklevel=2)
+    return run_label(cfg)
+
+
+def _era(cfg: SimConfig) -> str:
+    """The explore panel's kernel choice of ``cfg``: its era (threshold factor ignored), else "custom"."""
+    return kernel_of(cfg, strict=False) or CUSTOM
 
 
 def run_stem(cfg: SimConfig) -> str:
     """A file-name stem describing a run: 5.0+threshold-hikey960-8cpu-stress-thr2-lmformula-2s-seed1."""
     r = cfg.resolved()
-    era = era_of(cfg)
+    era = _era(cfg)
     pol = era if era != CUSTOM else f"custom-{getattr(cfg.policy, 'name', cfg.policy)}"
     wl = cfg.workload if isinstance(cfg.workload, str) else "+".join(cfg.workload)
     parts = [pol, str(get_platform(cfg.platform).name), f"{r.ncpus}cpu", wl]
@@ -176,20 +203,20 @@ def summary_frame(result, previous=None) -> pd.DataFrame:
         oom = (f"yes, at {float(s.oom_time_ns) / 1e9:.2f} s" if bool(s.oom) else "no")
         lm_src = "formula" if cfg.lazy_max_pages is None else "set"
         return {
-            "run": short_label(cfg),
+            "run": run_label(cfg),
             "peak vmap_lazy_nr": f"{peak:,.0f} pages ({peak * ps / MiB:,.0f} MiB)",
             "peak / lazy_max_pages": f"{float(s.peak_lazy_ratio):.2f}×",
             "lazy_max_pages": f"{int(s.lazy_max_pages):,} ({lm_src})",
             "resched threshold": thr,
             "purges": _fmt_int(s.purges),
-            "purge p50": _fmt_ms(s.purge_p50_ns),
-            "purge p99": _fmt_ms(s.purge_p99_ns),
-            "purge max": _fmt_ms(s.purge_max_ns),
+            "purge p50": fmt_ms(s.purge_p50_ns),
+            "purge p99": fmt_ms(s.purge_p99_ns),
+            "purge max": fmt_ms(s.purge_max_ns),
             "flush-range walk share": (f"{float(s.purge_walk_share) * 100:.1f} %"
                                        if np.isfinite(s.purge_walk_share) else "—"),
-            "max vmap_area_lock wait": _fmt_ms(s.lock_wait_max_ns),
-            "max vmap_area_lock hold": _fmt_ms(s.lock_hold_max_ns),
-            "vmalloc p99": _fmt_ms(s.alloc_p99_ns),
+            "max vmap_area_lock wait": fmt_ms(s.lock_wait_max_ns),
+            "max vmap_area_lock hold": fmt_ms(s.lock_hold_max_ns),
+            "vmalloc p99": fmt_ms(s.alloc_p99_ns),
             "peak memory": f"{float(s.peak_mem_bytes) / MiB:,.0f} MiB of {r.ram_bytes / MiB:,.0f}",
             "OOM": oom,
             "simulated": f"{float(s.sim_ns) / 1e9:g} s, {_fmt_int(s.ops)} ops",
@@ -251,6 +278,19 @@ class _Panel:
 
     def _update(self):  # pragma: no cover - overridden by panels that re-run on change
         raise NotImplementedError
+
+    def _make_outputs(self):
+        """The status line, the image and the summary table every panel shows."""
+        import ipywidgets as W
+
+        self.status = W.HTML(value="")
+        self.status.add_class("vmlab-status")
+        self.image = W.Image(format="png", value=b"")
+        self.image.add_class("vmlab-figure")
+        self.image.layout.max_width = "100%"
+        self.summary = W.HTML(value="")
+        self.summary.add_class("vmlab-summary")
+        self.summary_text = ""
 
     def _make_export_box(self):
         import ipywidgets as W

@@ -11,30 +11,26 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
-from ..platforms import PLATFORMS
 from .base import (
     _CSS,
-    DURATIONS,
     ERA_FIELDS,
     ERAS,
     LAZY_MAX_CHOICES,
-    NCPUS,
     _error_html,
     _ok_html,
     _Panel,
     _round3,
     _table_html,
     _table_text,
-    _workload_options,
-    _workload_value,
     figure_png,
     figures_dir,
     message_of,
+    run_controls,
     run_stem,
-    short_label,
+    run_label,
     summary_frame,
 )
-from .plotting import overlay_timeseries
+from ..plots import plot_overlay
 
 COMPARE_DEFAULTS = dict(a="5.0", b="5.0+threshold", platform="hikey960", ncpus=8, workload="stress",
                         duration_s=4.0, seed=1)
@@ -63,34 +59,15 @@ class ComparePanel(_Panel):
         c: dict[str, Any] = {}
         for side, era in (("a", a), ("b", b)):
             c[f"era_{side}"] = W.Dropdown(options=list(ERAS), value=str(era), description=f"{side.upper()}: kernel")
-            c[f"threshold_{side}"] = W.FloatLogSlider(value=float(self.base.threshold_factor), base=2, min=-3,
-                                                      max=6, step=0.25,
-                                                      description=f"{side.upper()}: threshold ×",
-                                                      continuous_update=False, readout_format=".3g")
-        c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
-                                       description="CPUs", continuous_update=False)
+        c.update(run_controls(self.base, {f"threshold_{s}": f"{s.upper()}: threshold ×" for s in "ab"}))
         lm_opts = [("kernel formula", 0)] + [(f"{v:,} pages", v) for v in
                                              sorted(set(LAZY_MAX_CHOICES) | {self.base.lazy_max_pages or 4096})]
         c["lazy_max"] = W.Dropdown(options=lm_opts, value=self.base.lazy_max_pages or 0, description="lazy_max")
-        c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(self.base.workload),
-                                   description="workload")
-        c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
-        durs = sorted(set(DURATIONS) | {float(self.base.duration_s)})
-        c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in durs],
-                                          value=float(self.base.duration_s), description="simulate",
-                                          continuous_update=False)
-        c["seed"] = W.IntText(value=int(self.base.seed), description="seed", continuous_update=False)
         c["kinds"] = W.Dropdown(options=list(self.KINDS), value="vmalloc + lock wait", description="latency")
         for w in c.values():
             w.style.description_width = "110px"
         self.controls = c
-        self.status = W.HTML(value="")
-        self.image = W.Image(format="png", value=b"")
-        self.image.add_class("vmlab-figure")
-        self.image.layout.max_width = "100%"
-        self.summary = W.HTML(value="")
-        self.summary.add_class("vmlab-summary")
-        self.summary_text = ""
+        self._make_outputs()
         col1 = W.VBox([c["era_a"], c["threshold_a"], c["era_b"], c["threshold_b"]])
         col2 = W.VBox([c["ncpus"], c["lazy_max"], c["workload"], c["platform"]])
         col3 = W.VBox([c["duration"], c["seed"], c["kinds"]])
@@ -131,7 +108,7 @@ class ComparePanel(_Panel):
         return out
 
     def labels(self) -> list[str]:
-        labs = [f"{s}: {short_label(r.config)}" for s, r in zip("AB", self.results)]
+        labs = [f"{s}: {run_label(r.config)}" for s, r in zip("AB", self.results)]
         return labs
 
     def _update(self):
@@ -162,7 +139,7 @@ class ComparePanel(_Panel):
         fig = Figure(figsize=(10.5, 3.8))
         a1, a2 = fig.subplots(1, 2, width_ratios=[1.4, 1])
         fig.subplots_adjust(left=0.078, right=0.985, bottom=0.13, top=0.86, wspace=0.5)
-        overlay_timeseries(self.results, self.labels(), ax=a1)
+        plot_overlay(self.results, self.labels(), ax=a1)
         plot_latency_cdf(self.results, kinds=self.KINDS[self.controls["kinds"].value], labels=self.labels(), ax=a2)
         return fig
 
@@ -180,7 +157,7 @@ class ComparePanel(_Panel):
         self.summary_text = _table_text(table)
         self.summary.value = _table_html(table)
         self.timings["draw"] = time.perf_counter() - t0
-        self.status.value = _ok_html(f"A: {short_label(a.config)}, B: {short_label(b.config)} — model "
+        self.status.value = _ok_html(f"A: {run_label(a.config)}, B: {run_label(b.config)} — model "
                                      f"{self.timings.get('simulate', 0):.2f} s, figure {self.timings['draw']:.2f} s")
 
     def export(self, out_dir=None) -> list[Path]:
@@ -192,9 +169,9 @@ class ComparePanel(_Panel):
             raise RuntimeError("nothing to export: no run has succeeded yet")
         out = figures_dir(self.name, out_dir if out_dir is not None else self.out_dir)
         a, b = self.results
-        stem = out / f"{run_stem(a.config)}--vs--{short_label(b.config).replace(' ', '').replace('×', 'thr')}"
+        stem = out / f"{run_stem(a.config)}--vs--{run_label(b.config).replace(' ', '').replace('×', 'thr')}"
         labs = self.labels()
-        paths = export_figure(overlay_timeseries(self.results, labs), f"{stem}-timeseries")
+        paths = export_figure(plot_overlay(self.results, labs), f"{stem}-timeseries")
         kinds = self.KINDS[self.controls["kinds"].value]
         paths += export_figure(plot_latency_cdf(self.results, kinds=kinds, labels=labs), f"{stem}-latency-cdf")
         text = email_summary(self.results, title=f"vmlab compare: {labs[0]} vs {labs[1]}")

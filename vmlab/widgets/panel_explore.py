@@ -29,30 +29,27 @@ from ..config import (
     SimConfig,
     kernel_formula_lazy_max_pages,
 )
-from ..platforms import PLATFORMS, get_platform
-from ..plots import MiB, provenance
+from ..platforms import get_platform
+from ..frames import MiB, provenance
 from ..ticks import roomy_log_labels
 from .base import (
     _CSS,
     CUSTOM,
-    DURATIONS,
     ERA_FIELDS,
     ERAS,
-    NCPUS,
     _error_html,
     _ok_html,
     _Panel,
     _round3,
     _table_html,
     _table_text,
-    _workload_options,
-    _workload_value,
-    era_of,
+    _era,
     figure_png,
     figures_dir,
     message_of,
+    run_controls,
     run_stem,
-    short_label,
+    run_label,
     summary_frame,
 )
 
@@ -140,7 +137,7 @@ class ExplorePanel(_Panel):
         self._quiet = False
 
         c: dict[str, Any] = {}
-        c["era"] = W.Dropdown(options=list(ERAS) + [CUSTOM], value=era_of(cfg), description="kernel",
+        c["era"] = W.Dropdown(options=list(ERAS) + [CUSTOM], value=_era(cfg), description="kernel",
                               tooltip="the purge logic of a kernel version, or custom knobs")
         pol_opts = [(n, n) for n in POLICIES]
         if cfg.policy not in POLICIES:          # a vmlab.purge_policy function
@@ -159,40 +156,20 @@ class ExplorePanel(_Panel):
                                      value=cfg.lock_break, description="lock break",
                                      tooltip="cond_resched_lock drops a contended lock (CONFIG_PREEMPTION); "
                                              "auto: with full preemption only")
-        c["threshold"] = W.FloatLogSlider(value=float(cfg.threshold_factor), base=2, min=-3, max=6, step=0.25,
-                                          description="threshold ×", continuous_update=False,
-                                          readout_format=".3g",
-                                          tooltip="resched while vmap_lazy_nr < factor × lazy_max_pages")
-        c["threshold"].add_class("vmlab-threshold")
-        c["ncpus"] = W.SelectionSlider(options=sorted(set(NCPUS) | {r.ncpus}), value=r.ncpus,
-                                       description="CPUs", continuous_update=False)
         c["lazy_formula"] = W.Checkbox(value=cfg.lazy_max_pages is None, description="kernel formula",
                                        indent=True)
         lm = cfg.lazy_max_pages or r.lazy_max_pages
         c["lazy_max"] = W.FloatLogSlider(value=float(lm), base=2, min=8, max=max(22, math.log2(lm)),
                                          step=1, description="lazy_max", continuous_update=False,
                                          readout_format=",.0f", disabled=cfg.lazy_max_pages is None)
-        c["workload"] = W.Dropdown(options=_workload_options(), value=_workload_value(cfg.workload),
-                                   description="workload")
-        c["platform"] = W.Dropdown(options=sorted(PLATFORMS), value=r.platform.name, description="platform")
-        dur = float(cfg.duration_s)
-        durs = sorted(set(DURATIONS) | {dur})
-        c["duration"] = W.SelectionSlider(options=[(f"{d:g} s", d) for d in durs], value=dur,
-                                          description="simulate", continuous_update=False)
-        c["seed"] = W.IntText(value=int(cfg.seed), description="seed", continuous_update=False)
         for w in c.values():
             w.style.description_width = "80px"
+        c.update(run_controls(cfg))
+        c["threshold"].add_class("vmlab-threshold")
         self.controls = c
 
         self.lazy_note = W.HTML(value="")
-        self.status = W.HTML(value="")
-        self.status.add_class("vmlab-status")
-        self.image = W.Image(format="png", value=b"")
-        self.image.add_class("vmlab-figure")
-        self.image.layout.max_width = "100%"
-        self.summary = W.HTML(value="")
-        self.summary.add_class("vmlab-summary")
-        self.summary_text = ""
+        self._make_outputs()
 
         details = W.VBox([c[k] for k in ("allocator", "flush_range", "purge_mode", "lock_split", "purge_lock",
                                           "lazy_drop", "lock_break", "test_set")])
@@ -320,7 +297,7 @@ class ExplorePanel(_Panel):
         except (ValueError, TypeError) as e:
             self._fail("This combination is not valid:", message_of(e))
             return
-        self._set_status(_ok_html(f"running {short_label(cfg)} for {cfg.duration_s:g} simulated s…"))
+        self._set_status(_ok_html(f"running {run_label(cfg)} for {cfg.duration_s:g} simulated s…"))
         try:
             res, cached = self._simulate(cfg)
         except Exception as e:  # noqa: BLE001 - any model failure is shown, never raised
@@ -346,7 +323,7 @@ class ExplorePanel(_Panel):
         self.runs += 1
         self.timings = dict(simulate=t1 - t0, draw=t2 - t1, total=time.perf_counter() - t0, cached=cached)
         r = cfg.resolved()
-        what = (f"{short_label(cfg)} · {r.platform.name} · {r.ncpus} CPUs · "
+        what = (f"{run_label(cfg)} · {r.platform.name} · {r.ncpus} CPUs · "
                 f"{cfg.workload if isinstance(cfg.workload, str) else ','.join(cfg.workload)} · "
                 f"{cfg.duration_s:g} s simulated")
         how = "cached" if cached else f"model {t1 - t0:.2f} s"
@@ -360,13 +337,13 @@ class ExplorePanel(_Panel):
     def _push_history(self, res):
         s = res.summary
         self.history.append(dict(x=float(s.peak_lazy_ratio), y=float(s.purge_p99_ns) / 1e6,
-                                 label=short_label(res.config) + f" {res.config.resolved().ncpus}c"))
+                                 label=run_label(res.config) + f" {res.config.resolved().ncpus}c"))
         del self.history[:-60]
 
     def _current_point(self):
         s = self.result.summary
         return dict(x=float(s.peak_lazy_ratio), y=float(s.purge_p99_ns) / 1e6,
-                    label=short_label(self.result.config) + f" {self.result.config.resolved().ncpus}c")
+                    label=run_label(self.result.config) + f" {self.result.config.resolved().ncpus}c")
 
     def panel_figure(self) -> Figure:
         """The panel's image: time series (left) and trade-off marker (right), fixed layout."""
@@ -396,7 +373,7 @@ class ExplorePanel(_Panel):
         _tradeoff_marker(fig.add_subplot(), self.history, self._current_point())
         fig.vmlab_metadata = provenance(res)
         paths += export_figure(fig, f"{stem}-tradeoff", metadata={"config": res.config})
-        text = email_summary(res, title=f"vmlab explore: {short_label(res.config)} on "
+        text = email_summary(res, title=f"vmlab explore: {run_label(res.config)} on "
                                         f"{res.config.resolved().platform.name}")
         paths.append(write_email(text, stem))
         self.exported = paths

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
 from ..platforms import PLATFORMS
-from ..plots import MiB
+from ..frames import MiB
 from .base import (
     _CSS,
     DURATIONS,
@@ -193,7 +193,7 @@ class SweepPanel(_Panel):
         return df
 
     def _ok(self) -> pd.DataFrame:
-        from ..plots import ok_rows
+        from ..frames import ok_rows
 
         return ok_rows(self.df)
 
