@@ -24,7 +24,7 @@ import pandas as pd
 from .clusters import requeue_phases
 from .validation import QUANTITIES, Quantity
 
-__all__ = ["Verdict", "agreement", "claim", "parse_claim", "evidence", "evidence_groups", "spread_because",
+__all__ = ["Verdict", "agreement", "claim", "against_published", "parse_claim", "evidence", "evidence_groups", "spread_because",
            "requeue_because"]
 
 _Q = {q.name: q for q in QUANTITIES}
@@ -160,6 +160,26 @@ def claim(table: pd.DataFrame, quantity: str, recordings=None, because: str | No
     """`agreement`, printed as one line (see `parse_claim`), and returned."""
     v = agreement(table, quantity, recordings, because)
     print(str(v).replace("\n", " "))
+    return v
+
+
+def against_published(quantity: str, model: float, published, source: str, tol: float = 2.0,
+                      because: str | None = None, unit: str = "ns") -> Verdict:
+    """A claim of the model against a published figure (not a recording): it agrees when the model
+    is within x/÷``tol`` of the figure (or of a range's nearer end), and otherwise says by how much
+    and why. Printed as one line (see `parse_claim`) and returned."""
+    lo, hi = (published if isinstance(published, (tuple, list)) else (published, published))
+    ref = lo if model < lo else (hi if model > hi else model)
+    ratio = model / ref if ref else math.inf
+    fig = _fmt(lo, unit) if lo == hi else f"{_fmt(lo, unit)} to {_fmt(hi, unit)}"
+    numbers = f"published {fig}, model {_fmt(model, unit)}"
+    if 1 / tol <= ratio <= tol:
+        v = Verdict(quantity, (source,), True, f"agrees (within x/÷{tol:g})", numbers)
+    else:
+        off = f"{ratio:.2f}x (more)" if ratio > 1 else f"{1 / ratio:.2f}x (less)"
+        why = (because or "not explained").replace("|", "/").replace("\n", " ")
+        v = Verdict(quantity, (source,), False, f"disagrees (by {off}; band x/÷{tol:g}; because {why})", numbers)
+    print(str(v))
     return v
 
 
