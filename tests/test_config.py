@@ -22,7 +22,7 @@ BAD_VALUES = [
     ("threshold_factor", float("nan"), "allowed"),
     ("lazy_max_pages", 0, "allowed"),
     ("lazy_max_pages", -5, "allowed"),
-    ("workload", "sanity", "stress"),            # facts 3: there is no "sanity" mode
+    ("workload", "sanity", "stress"),            # docs/facts.md §3: there is no "sanity" mode
     ("workload", "nosuch_test", "fix_size_alloc_test"),
     ("duration_s", 0, "allowed"),
     ("duration_s", -1, "allowed"),
@@ -88,7 +88,7 @@ def test_for_kernel_overrides_pass_through():
 
 
 # --------------------------------------------------------------------------- lazy_max_pages
-# facts 1.1: fls(num_online_cpus()) * 32 MiB / 4 KiB
+# docs/facts.md §1.1: fls(num_online_cpus()) * 32 MiB / 4 KiB
 LAZY_MAX_TABLE = {1: 8192, 2: 16384, 3: 16384, 4: 24576, 7: 24576, 8: 32768, 16: 40960, 64: 57344}
 
 
@@ -164,7 +164,7 @@ def test_short_names(short, full):
 
 
 def test_test_ids_follow_the_module():
-    # facts 3: id = 2^i in test_case_array order
+    # docs/facts.md §3: id = 2^i in test_case_array order
     assert TEST_IDS["fix_size_alloc_test"] == 1
     assert TEST_IDS["full_fit_alloc_test"] == 2
     assert TEST_IDS["long_busy_list_alloc_test"] == 4

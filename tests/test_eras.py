@@ -19,7 +19,7 @@ from vmlab.workloads import TEST_CASES, TEST_IDS
 # --------------------------------------------------------------------------- configuration cells
 # era: (policy, allocator, flush_range, purge_mode, lock_split, purge_lock, lazy_drop, lock_break,
 #       test_set). Sources (docs/eras.md has the line of each cell):
-#  policy     4.9 no cond_resched_lock in the free loop (facts 1.4: added by 763b218ddfaf, 4.10);
+#  policy     4.9 no cond_resched_lock in the free loop (docs/facts.md §1.4: added by 763b218ddfaf, 4.10);
 #             5.0/5.1 cond_resched_lock on every area (v5.0.1/mm/vmalloc.c:684, v5.1.15:688);
 #             5.2+ only while vmap_lazy_nr < lazy_max_pages() << 1 (v5.2.1:1228-1238).
 #  allocator  list + free_vmap_cache until 5.1 (v5.1.15 alloc_vmap_area), augmented free tree
@@ -28,7 +28,7 @@ from vmlab.workloads import TEST_CASES, TEST_IDS
 #             5.11 (v5.11.14 merge_or_add_vmap_area into purge_vmap_area_root).
 #  mode       sync in the freeing task until 5.17; drain_vmap_work in 6.1 (v6.1.192 schedule_work).
 #  lock_split free_vmap_area_lock beside vmap_area_lock in 5.11 and 6.1.
-#  purge_lock 4.9 spinlock purge_lock (facts 1.4: the mutex came with the 4.10 series).
+#  purge_lock 4.9 spinlock purge_lock (docs/facts.md §1.4: the mutex came with the 4.10 series).
 #  lazy_drop  4.9 subtracts the batch before the flush; 4.10+ per area in the free loop.
 #  lock_break 6.1: PREEMPT_DYNAMIC selects PREEMPTION (v6.1.192/kernel/Kconfig.preempt), so
 #             spin_needbreak reports contention (v6.1.192/include/linux/sched.h:2217-2224).

@@ -192,7 +192,7 @@ def test_published_performance_totals(sim):
     The HiKey's tree-era total (get_cycles() there counts the 1.92 MHz architected timer:
     463 767 978 / 1.92 MHz / 3 repeats = 80.5 us per loop) is a check on constants not fitted
     to it (its alloc/free path costs are estimates); x86-server's alloc/free path costs are
-    fitted to two of the i5-3320M's tree-era tests (facts 4.E: fix_size and random_size), so its
+    fitted to two of the i5-3320M's tree-era tests (docs/facts.md §4.E: fix_size and random_size), so its
     total is half a check and its long_busy (11 775 763 us per 1M loops there) a whole one."""
     loops = 1_000_000
     out = {}

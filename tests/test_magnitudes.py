@@ -1,4 +1,4 @@
-"""Magnitudes: the seed's purge figures, from the seed's own configuration (facts 4.A).
+"""Magnitudes: the seed's purge figures, from the seed's own configuration (docs/facts.md §4.A).
 
 Rezki, on his 8-CPU HiKey960 running ``test_vmalloc.sh stress`` (the seed thread, 29 Jan 2019):
 ``__purge_vmap_area_lazy()`` "can take up to 12 milliseconds because of long list", and its first

@@ -31,7 +31,7 @@ from vmlab import SimConfig
 #  * the list walk costs a cache miss per area on hikey960 (110 ns, from the cover letter's
 #    list/tree ratio; was 15 ns), so its list-era stress runs do a third of the operations and the
 #    5.0 / 5.0+threshold cases run 3 s to reach their first purges; x86-server's alloc/free path
-#    costs are fitted to the i5-3320M's published test_vmalloc figures (facts 4.E): its page costs
+#    costs are fitted to the i5-3320M's published test_vmalloc figures (docs/facts.md §4.E): its page costs
 #    are a third of the earlier estimates, so the 5.11 stress run does more operations;
 #  * hikey960's purge costs follow the seed's reading in docs/calibration.md: the flush-range walk
 #    costs what the list walk does per area (110 ns, was 137) and flush_tlb_all is a broadcast of

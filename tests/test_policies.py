@@ -1,6 +1,6 @@
 """The purge policies, compared on one workload and seed with only the policy (or one knob) changed.
 
-facts 1.4: no-resched (< 4.10) never drops vmap_area_lock in the free loop; always-resched
+docs/facts.md §1.4: no-resched (< 4.10) never drops vmap_area_lock in the free loop; always-resched
 (763b218ddfaf, 4.10-5.1) calls cond_resched_lock after every area; threshold (5.2; the seed's 5.0+threshold) only while
 vmap_lazy_nr < threshold_factor x lazy_max_pages.
 """
@@ -59,7 +59,7 @@ def test_no_resched_holds_the_lock_longest(runs):
     assert hold["no-resched"] > hold["threshold"], hold
     # the summary's lock-hold maximum covers every acquisition, the purges' included. (Under
     # always-resched the longest hold is not a purge but a list-era allocation walking the
-    # busy list that the unpurged lazy areas made long, facts 1.6 step 5.)
+    # busy list that the unpurged lazy areas made long, docs/facts.md §1.6 step 5.)
     for res in runs.values():
         assert res.summary.lock_hold_max_ns >= _real(res).max_lock_hold_ns.max()
 
@@ -123,7 +123,7 @@ def test_lazy_max_pages_override_sets_the_trigger(lazy_max, sim):
     free_default = default.purges[default.purges.trigger == "free"]
     free = res.purges[res.purges.trigger == "free"]
     assert len(free) > len(free_default) > 0
-    # a free purge starts only once vmap_lazy_nr has gone past lazy_max_pages (strictly, facts 1.3)
+    # a free purge starts only once vmap_lazy_nr has gone past lazy_max_pages (strictly, docs/facts.md §1.3)
     assert (free.lazy_nr_start > lazy_max).all()
     assert (free_default.lazy_nr_start > default.summary.lazy_max_pages).all()
     # ... and a smaller limit purges earlier and keeps the peak lower

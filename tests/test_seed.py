@@ -6,7 +6,7 @@ the peak stays near 2 x lazy_max_pages; without any resched (4.9) it is bounded.
 
 Memory: the runs use the board's real 4 GB. The model's 5.0 memory grows by a few MiB per
 simulated second (vmap_area objects and page tables of fresh VA regions; data pages are freed at
-vfree time, facts 1.7), so it reports the time left to OOM (summary oom_eta_s) rather than
+vfree time, docs/facts.md §1.7), so it reports the time left to OOM (summary oom_eta_s) rather than
 reaching it; the OOM mechanics are tested with a chosen limit.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from vmlab import SimConfig
 from vmlab.result import MEM_COMPONENTS, oom_eta_s
 
 SEED = dict(platform="hikey960", ncpus=8, workload="stress", seed=1)
-LAZY_MAX = 32768          # facts 1.1: 8 CPUs
+LAZY_MAX = 32768          # docs/facts.md §1.1: 8 CPUs
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_at_the_boards_4gb_5_0_grows_toward_oom_the_patch_does_not(mem_runs):
 
 def test_5_0_growth_is_carried_by_lazy_area_objects_and_page_tables(mem_runs):
     """What grows in 5.0 and not with the patch: vmap_area objects of unpurged areas and the page
-    tables of the fresh VA they push allocations into; data pages are freed at vfree (facts 1.7)."""
+    tables of the fresh VA they push allocations into; data pages are freed at vfree (docs/facts.md §1.7)."""
     end = {k: r.timeseries.iloc[-1] for k, r in mem_runs.items()}
     e50, ethr = end["5.0"], end["5.0+threshold"]
     assert e50.mem_bytes > ethr.mem_bytes

@@ -3,7 +3,7 @@
 * every shipped recording (data/kernel/raw/<tag>/) loads, and its counts agree with the shipped CSVs
   parsed by the recorders' own scripts: purge calls, non-empty purges, drains, the largest
   vmap_lazy_nr sample, every purge duration, and the test_vmalloc Summary rows;
-* the vmalloc tracepoints parse, on lines written from their documented printk formats (facts doc
+* the vmalloc tracepoints parse, on lines written from their documented printk formats (docs/facts.md §
   2.3), as do trace-cmd report, function_graph and header/flag variants;
 * malformed, truncated and empty inputs raise errors naming file:line; strict=False skips and counts;
 * the plots and the email text accept a KernelRun;
@@ -186,12 +186,12 @@ def test_load_from_a_list_of_files(raw, kruns):
 
 # ================================================================================ formats
 def _printk(fmt: str, *args) -> str:
-    """A tracepoint line body from its printk format (facts doc 2.3), as the kernel would print it."""
+    """A tracepoint line body from its printk format (docs/facts.md §2.3), as the kernel would print it."""
     return fmt.replace("%lu", "%d").replace("%lx", "%x").replace("%u", "%d") % args
 
 
 def test_vmalloc_tracepoints_parse(tmp_path):
-    """Lines written from include/trace/events/vmalloc.h's formats (facts doc 2.3)."""
+    """Lines written from include/trace/events/vmalloc.h's formats (docs/facts.md §2.3)."""
     a = "va_start: %lu size=%lu align=%lu vstart=0x%lx vend=0x%lx failed=%d"
     p = "start=0x%lx end=0x%lx num_purged=%u"
     f = "va_start=0x%lx nr_lazy=%lu nr_lazy_max=%lu"

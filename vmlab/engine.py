@@ -2559,7 +2559,7 @@ def run(P, orders, policy_fn=None):
     fit_out = np.zeros(3, i64)
     prio_st = np.zeros(1, np.uint64)
     # page tables are allocated per 2 MiB (PTE page: 512 pages) and per 1 GiB (PMD page: 512
-    # PTE pages) region the first time something is mapped there, and never freed (facts 1.7)
+    # PTE pages) region the first time something is mapped there, and never freed (docs/facts.md §1.7)
     pte_bits = np.zeros(va_pages // (512 * 64) + 2, np.uint64)
     pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, np.uint64)
     # lazy (purge) list in free order (an llist is LIFO) and the stolen batch: they swap roles

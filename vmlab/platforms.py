@@ -4,17 +4,17 @@ Every cost is in nanoseconds of CPU time on that platform and says where it came
 source appear:
 
 * **seed** - Rezki's HiKey960 figures in the 2019 thread (a full lazy list purge takes ~12 ms, ~4-5 ms
-  of it in the flush-range loop), see ``vmalloc-facts.md`` section 4.A;
+  of it in the flush-range loop), see ``docs/facts.md`` §4.A;
 * **published** - other figures Rezki published: the KVA rework's cover letter ("[RESEND PATCH 0/3]
   improve vmap allocation", ``20190402162531.10888-1-urezki@gmail.com``: ``test_vmalloc.sh
   performance`` on the list and the tree kernel, i5-3320M and HiKey960) and the test driver's
-  sample output (facts 4.E, the i5-3320M on the tree kernel);
+  sample output (docs/facts.md §4.E, the i5-3320M on the tree kernel);
 * **trace** - the Debian 6.1 recordings under QEMU TCG shipped in ``data/kernel/`` (test_vmalloc
   ``Summary:`` averages, purge durations);
 * **estimate** - an order-of-magnitude figure for the operation on that class of CPU, chosen by the
   vmlab authors; these are the constants `vmlab.calibrate` (trace issue) is meant to replace.
 
-The kernel's own numbers (page size, VMALLOC range, RAM) cite the facts doc. ``docs/calibration.md``
+The kernel's own numbers (page size, VMALLOC range, RAM) cite ``docs/facts.md``. ``docs/calibration.md``
 lists every constant of hikey960 and x86-server with its source and the test (if any) that checks
 it on data it was not fitted to.
 """
@@ -87,11 +87,11 @@ class Platform:
 #: of all tests; the model gives 74.9); docs/calibration.md has the table of sources and checks.
 HIKEY960 = Platform(
     name="hikey960",
-    ncpus=8,                           # facts 5: hi3660.dtsi, 8 cores
+    ncpus=8,                           # docs/facts.md §5: hi3660.dtsi, 8 cores
     ram_bytes=4 * GiB,                 # seed: Rezki's "ARM 8 cores with 4Gb" (96Boards manual says 3 GB)
     page_size=4096,                    # arm64 with 4 KiB pages
-    vmalloc_start=0xFFFFFF8008000000,  # facts 5: arm64 39-bit layout (3.10-era memory.txt)
-    vmalloc_bytes=240 * GiB,           # facts 5: 39-bit VA layout ~240 GB vmalloc (VA_BITS unconfirmed)
+    vmalloc_start=0xFFFFFF8008000000,  # docs/facts.md §5: arm64 39-bit layout (3.10-era memory.txt)
+    vmalloc_bytes=240 * GiB,           # docs/facts.md §5: 39-bit VA layout ~240 GB vmalloc (VA_BITS unconfirmed)
     preempt="full",                    # Android kernels: CONFIG_PREEMPT
     base_mem_bytes=1 * GiB,            # estimate: Android user space plus kernel at idle
     thread_align_pages=16,             # arm64 VMAP_STACK: THREAD_ALIGN = 2*16 KiB, <<1 = 64 KiB
@@ -150,8 +150,8 @@ QEMU_TCG = Platform(
     ncpus=2,                           # trace: smp2 runs
     ram_bytes=2 * GiB,                 # trace: qemu -m 2G
     page_size=4096,
-    vmalloc_start=0xFFFFC90000000000,  # facts 5: x86_64 4-level vmalloc_base
-    vmalloc_bytes=32 * TiB,            # facts 5: x86_64 4-level vmalloc space
+    vmalloc_start=0xFFFFC90000000000,  # docs/facts.md §5: x86_64 4-level vmalloc_base
+    vmalloc_bytes=32 * TiB,            # docs/facts.md §5: x86_64 4-level vmalloc space
     preempt="voluntary",               # trace: "Dynamic Preempt: voluntary"
     base_mem_bytes=100 * (1 << 20),    # trace: MemFree ~1.91 GB of 2 GB before the test
     thread_align_pages=8,              # x86_64: THREAD_ALIGN = 16 KiB, <<1 = 32 KiB
@@ -197,13 +197,13 @@ X86_SERVER = Platform(
     ncpus=32,                          # estimate: a two-socket server
     ram_bytes=64 * GiB,                # estimate
     page_size=4096,
-    vmalloc_start=0xFFFFC90000000000,  # facts 5: x86_64 4-level vmalloc_base
-    vmalloc_bytes=32 * TiB,            # facts 5: x86_64 4-level vmalloc space
+    vmalloc_start=0xFFFFC90000000000,  # docs/facts.md §5: x86_64 4-level vmalloc_base
+    vmalloc_bytes=32 * TiB,            # docs/facts.md §5: x86_64 4-level vmalloc space
     preempt="voluntary",               # distribution kernels
     base_mem_bytes=2 * GiB,            # estimate
     thread_align_pages=8,              # x86_64: 16 KiB << 1
     va_obj_bytes=64,
-    kmalloc_va_ns=77,                  # published (facts 4.E, tree kernel): fitted to fix_size 0.90 and
+    kmalloc_va_ns=77,                  # published (docs/facts.md §4.E, tree kernel): fitted to fix_size 0.90 and
     alloc_base_ns=128,                 #   random_size 6.08 us per loop, 1 CPU: the call costs (these four)
     list_walk_area_ns=11,              #   x1.28 and the page costs x0.33 of the earlier estimates, whose
     tree_level_ns=8,                   #   split stays an estimate; long_busy (not fitted) 12.4 vs 11.8 us.

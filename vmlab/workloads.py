@@ -1,6 +1,6 @@
 """test_vmalloc workloads: the test cases, the script's modes, and the per-worker programs.
 
-The test cases follow ``lib/test_vmalloc.c`` (facts doc section 3). The engine runs each case's
+The test cases follow ``lib/test_vmalloc.c`` (docs/facts.md §3). The engine runs each case's
 real sequence of vmalloc/vfree calls; this module only names them, resolves the module parameters
 (``run_test_mask``, ``nr_threads``, ``test_loop_count``, ``test_repeat_count``,
 ``sequential_test_order``, ``nr_pages``) from a mode or test names, and builds each worker's test
@@ -77,7 +77,7 @@ TEST_SET_CASES: dict[str, tuple[int, ...]] = {
     "v5.0": tuple(range(8)),
 }
 
-#: What ``test_vmalloc.sh <mode>`` passes to modprobe (current script; facts doc section 3).
+#: What ``test_vmalloc.sh <mode>`` passes to modprobe (current script; docs/facts.md §3).
 #: ``nr_threads=None`` means one thread per CPU. performance and smoke run one thread.
 MODES: dict[str, dict] = {
     "performance": dict(sequential_test_order=True, test_repeat_count=3, nr_threads=1),

@@ -48,7 +48,7 @@ _CALLER_TRIGGER = {
 # how an event's body is parsed
 _H_UNKNOWN, _H_KPROBE, _H_KV, _H_ALLOCVA, _H_MARKER, _H_PRINT, _H_FGRAPH = 0, 1, 2, 3, 4, 5, 6
 _TRACEPOINT_HANDLERS = {"alloc_vmap_area": _H_ALLOCVA, "purge_vmap_area_lazy": _H_KV, "free_vmap_area_noflush": _H_KV}
-#: The fields of each vmalloc tracepoint (facts doc 2.3; alloc_vmap_area's first is printed "va_start: %lu").
+#: The fields of each vmalloc tracepoint (docs/facts.md §2.3; alloc_vmap_area's first is printed "va_start: %lu").
 _TRACEPOINT_FIELDS = {
     "alloc_vmap_area": {"va_start", "size", "align", "vstart", "vend", "failed"},
     "purge_vmap_area_lazy": {"start", "end", "num_purged"},

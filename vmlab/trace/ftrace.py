@@ -13,7 +13,7 @@ It reads
 It recognises
 
 * the vmalloc tracepoints of 6.2+ (``alloc_vmap_area``, ``purge_vmap_area_lazy``,
-  ``free_vmap_area_noflush``; formats in the facts doc, section 2.3);
+  ``free_vmap_area_noflush``; formats in the docs/facts.md §2.3);
 * kprobe and kretprobe events on ``__purge_vmap_area_lazy`` and ``drain_vmap_area_work`` that fetch
   ``@vmap_lazy_nr`` (the shipped recordings: ``purge_entry``, ``purge_exit``, ``drain_entry``,
   ``drain_exit``, plus ``tick``, a kprobe on ``scheduler_tick`` sampling the counter). Event names
