@@ -1,7 +1,7 @@
 """`SimConfig`: one validated model configuration, with kernel-era and workload presets.
 
 A `SimConfig` holds what the user chose (``None`` meaning "the kernel's or the platform's
-default"); `SimConfig.resolved` turns it into concrete numbers, and `SimConfig.engine_params`
+default"); `SimConfig.resolved` turns it into concrete numbers, and `SimConfig.engine_inputs`
 packs those into the engine's flat int64 vector.
 """
 from __future__ import annotations
