@@ -405,7 +405,7 @@ WS_BLK_USED = 12
 WS_RING_H = 13
 WS_RING_N = 14
 WS_HN = 15
-WS_OP_KIND = 16
+WS_SPARE = 16      # unused (the op kind is _next_call's return value)
 WS_OP_SIZE = 17
 WS_OP_GUARD = 18
 WS_OP_ALIGN = 19
@@ -1959,7 +1959,6 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     G[G_PCPU_OBJS] += W[w, WS_PCPU] - W[w, WS_PCPU_SEEN]
                     W[w, WS_PCPU_SEEN] = W[w, WS_PCPU]
                 # ---- start the call
-                W[w, WS_OP_KIND] = kind
                 TK[TK_OP0, w] = t
                 if kind == OP_EXIT:
                     if spec:

@@ -58,6 +58,7 @@ SUMMARY_KEYS = (
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
     "purge_walk_share", "events", "ipi_stall_ns", "tests_done", "oom_eta_s", "purge_calls",
+    "lock_acquisitions",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
@@ -225,6 +226,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         # model only (a trace cannot see them): the list era's allocation walks
         "alloc_walk_areas": int(S[E.S_LIST_WALK]),
         "alloc_cache_resets": int(S[E.S_LIST_DESCENT]),
+        "lock_acquisitions": int(S[E.S_LOCK_ACQ]),     # vmap_area_lock / free_vmap_area_lock grants
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

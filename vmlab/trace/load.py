@@ -415,6 +415,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "purge_walk_share": np.nan,
         "events": int(len(w)),
         "ipi_stall_ns": np.nan,
+        "lock_acquisitions": np.nan,
         # the recording's own trend toward its MemTotal (meminfo samples), like the model's
         "oom_eta_s": oom_eta_s(ts, memtotal_kb * 1024.0 if memtotal_kb else np.nan, oom is True)
         if "mem_bytes" in ts and ts["mem_bytes"].notna().any() else np.nan,
