@@ -322,7 +322,7 @@ class LabSession:
 
 
 # ---------------------------------------------------------------------------------------- the test
-@pytest.fixture(scope="module")
+@pytest.fixture   # per test: one sync Playwright per thread, so each browser test has its own session
 def lab():
     why = browser_missing()
     if why:
@@ -377,3 +377,75 @@ def _drive(lab):
         assert p.name in text, (p.name, text)
     email = next(p for p in files if p.suffix == ".txt").read_text()
     assert "threshold" in email and max(len(line) for line in email.splitlines()) <= 72
+
+
+# ------------------------------------------------------------------------------ the policy lab
+POLICY_LAB = REPO / "notebooks" / "05-policy-lab.ipynb"
+LAB_PANEL = f"{OUT} .vmlab-policy-lab"
+
+
+def _small_policy_lab(dest: Path) -> Path:
+    """A copy of notebook 05 with small parameters (2 CPUs, fix_size, 0.05 s, 4 trials)."""
+    import nbformat
+
+    nb = nbformat.read(POLICY_LAB, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source += '\nncpus = 2\nworkload = "fix_size"\nduration_s = 0.05\nn_trials = 4\n'
+    dest.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest / POLICY_LAB.name)
+    return dest / POLICY_LAB.name
+
+
+def test_policy_lab_notebook_in_chromium(tmp_path, monkeypatch):
+    why = browser_missing()
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI=true but the browser test cannot run: {why}")
+        pytest.skip(f"BROWSER TEST NOT RUN: {why}")
+    nb = _small_policy_lab(tmp_path / "src")
+    monkeypatch.setenv("VMLAB_DATA_DIR", str(tmp_path / "data"))     # the search's runs (the kernel's env)
+    with LabSession(notebook=nb, workdir=tmp_path / "lab") as lab:
+        try:
+            _drive_policy_lab(lab)
+        except BaseException:
+            shot = lab.screenshot("policy-lab-failure")
+            print(f"screenshot: {shot}\n--- jupyter log (tail) ---\n{lab.log_tail()}")
+            raise
+
+
+def _wait_text(lab, sel: str, pattern: str, timeout: float = 90):
+    lab.page.wait_for_function(
+        """([sel, pat]) => { const e = document.querySelector(sel);
+                             return e && new RegExp(pat).test(e.innerText); }""",
+        arg=[sel, pattern], timeout=timeout * 1000)
+    return lab.page.locator(sel).first.inner_text()
+
+
+def _drive_policy_lab(lab):
+    page = lab.page
+    lab.open_notebook()
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    summary = _wait_text(lab, f"{LAB_PANEL} .vmlab-summary", "my_policy \\(custom\\)")
+    assert "5.0+threshold ×2" in summary and "purge p99" in summary, summary
+    lab.screenshot("policy-lab-1-runs")
+    # pick the built-in batch policy in the dropdown: the panel re-runs
+    page.locator(f"{LAB_PANEL} .vmlab-policy select").first.select_option(label="batch")
+    summary = _wait_text(lab, f"{LAB_PANEL} .vmlab-summary", "batch 64 entries")
+    assert "my_policy" not in summary
+    # optimise: the front is drawn
+    page.locator(f"{LAB_PANEL} button.vmlab-optimize").first.click()
+    page.wait_for_function(
+        """(sel) => { const im = document.querySelector(sel); return im && im.src && im.naturalWidth > 0; }""",
+        arg=f"{LAB_PANEL} img.vmlab-pareto", timeout=120_000)
+    lab.screenshot("policy-lab-2-front")
+    page.locator(f"{LAB_PANEL} button.vmlab-export").first.click()
+    text = _wait_text(lab, f"{LAB_PANEL} .vmlab-export-paths", "wrote \\d+ files", timeout=60)
+    lab.screenshot("policy-lab-3-exported")
+    files = sorted(p for p in lab.figures_dir.rglob("*") if p.is_file())
+    assert len(files) == 9, files      # runs: 3 figures + text; search: 3 figures + trials + text
+    assert {p.suffix for p in files} == {".png", ".svg", ".pdf", ".txt", ".csv"}
+    for p in files:
+        assert p.stat().st_size > 0 and p.name in text, (p.name, text)
+    assert any(p.name.endswith("-pareto.png") for p in files)

@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-NAMES = ("01-explore", "02-sweep", "03-seed-reproduction")
+NAMES = ("01-explore", "02-sweep", "03-seed-reproduction", "05-policy-lab")
 FIG = ("png", "svg", "pdf")
 
 nbformat = pytest.importorskip("nbformat")
@@ -135,3 +135,23 @@ def test_03_seed_reproduction(tmp_path, monkeypatch):
     assert len(verdicts) == 3, verdicts
     assert all("because" in v for v in verdicts if v.startswith("disagrees"))
     assert any("5.0+threshold longest purge" in v and v.startswith("disagrees") for v in verdicts)
+
+
+def test_05_policy_lab(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    # (fix_size on 2 CPUs purges within milliseconds: every trial has a purge p99)
+    nb, text = _run("05-policy-lab", tmp_path, monkeypatch, ncpus=2, workload="fix_size", duration_s=0.05,
+                    n_trials=4, out_dir=str(out), run_optimize=True)
+    widgets = [o for c in nb.cells for o in c.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) == 1                       # the policy-lab panel
+    assert "4 trials in" in text and "on the front" in text
+    # the notebook's own policy ran against 5.0+threshold ×2 and named the files
+    runs = sorted(out.glob("my_policy_custom_--vs--5.0+threshold*"))
+    assert {p.suffix for p in runs} == {".png", ".svg", ".pdf", ".txt"} and len(runs) == 4
+    assert "my_policy" in next(p for p in runs if p.suffix == ".txt").read_text()
+    name = "my_policy-hikey960-2cpu-fix_size_alloc_test-0.05s-seed1-opt0"
+    _assert_files(_figs(out, f"{name}-pareto") + [out / f"{name}-trials.csv", out / f"{name}.txt"])
+    assert "Proposed setting" in (out / f"{name}.txt").read_text()
+    # the search ran in the data directory, not in the repository's data/
+    assert (tmp_path / "data" / "optimize" / name / "optuna.log").is_file()

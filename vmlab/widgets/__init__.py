@@ -1,4 +1,4 @@
-"""Widget panels for JupyterLab: `explore`, `sweep_panel`, `compare_panel`.
+"""Widget panels for JupyterLab: `explore`, `sweep_panel`, `compare_panel`, `policy_lab`.
 
 Each function returns a panel object; the last expression of a cell displays it::
 
@@ -19,6 +19,12 @@ Each function returns a panel object; the last expression of a cell displays it:
   reproduce the sweep with ``vmlab sweep``.
 * `compare_panel()` - two kernel eras (or threshold factors) on the same machine and workload:
   their vmap_lazy_nr overlaid, and their latency CDFs.
+* `policy_lab()` - a purge policy (built in, or a `vmlab.purge_policy` function passed as
+  ``policy_lab(policies=[f])``) against the kernel's (5.0+threshold) on the same machine, workload
+  and seed: both vmap_lazy_nr curves and a table (peak / lazy_max_pages, purge p99, longest lock
+  wait); **Optimise** runs a small `vmlab.optimize` of the policy's knobs and lazy_max_pages (its
+  progress bar in the panel; runs under ``<data>/optimize/<name>``) and draws the Pareto front;
+  **Export** writes the figures, the trials and both email texts.
 
 Nothing here needs a browser: each panel keeps its widgets in ``panel.controls``, its last image in
 ``panel.image.value`` (PNG bytes) and its table as text in ``panel.summary_text``. Setting a
@@ -26,7 +32,7 @@ control's ``value`` re-runs the panel exactly as moving it in JupyterLab does. A
 model rejects (or a run that fails) shows the message inside the panel; the previous figure stays.
 
 Where files go: ``out_dir`` when given; else ``$VMLAB_FIGURES_DIR/<dir>``; else
-``<data>/figures/<dir>``, where ``<dir>`` is ``explore``, ``compare`` or ``sweep-<name>`` and
+``<data>/figures/<dir>``, where ``<dir>`` is ``explore``, ``compare``, ``policy-lab`` or ``sweep-<name>`` and
 ``<data>`` is ``$VMLAB_DATA_DIR`` or the checkout's ``data/`` (`vmlab.paths`). Sweep
 caches go to ``<data>/sweeps/<name>``. Exported figures are the standard email-sized ones (with
 their provenance metadata), not the panel's screen image.
@@ -39,7 +45,7 @@ here.
 
 Modules: `base` (shared choices, places, helpers, the summary table, the `_Panel` base class),
 `plotting` (the old names of two `vmlab.plots` figures), `panel_explore`, `panel_sweep` and
-`panel_compare` (one panel each). Every public name is re-exported here.
+`panel_compare`, `panel_policy_lab` (one panel each). Every public name is re-exported here.
 """
 from __future__ import annotations
 
@@ -67,9 +73,11 @@ from .base import (
 )
 from .panel_compare import COMPARE_DEFAULTS, ComparePanel, compare_panel  # noqa: F401
 from .panel_explore import EXPLORE_DEFAULTS, ExplorePanel, explore  # noqa: F401
+from .panel_policy_lab import POLICY_LAB_DEFAULTS, PolicyLabPanel, policy_lab, policy_label  # noqa: F401
 from .panel_sweep import SweepPanel, sweep_panel
 from .plotting import overlay_timeseries, plot_purge_breakdown
 
-__all__ = ["explore", "sweep_panel", "compare_panel", "ExplorePanel", "SweepPanel", "ComparePanel",
+__all__ = ["explore", "sweep_panel", "compare_panel", "policy_lab", "ExplorePanel", "SweepPanel", "ComparePanel",
+           "PolicyLabPanel",
            "overlay_timeseries", "plot_purge_breakdown", "summary_frame", "claim", "figures_dir",
            "sweeps_dir", "data_root", "figure_png", "show", "gc_paused", "era_of", "short_label", "run_stem"]
