@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="write under this directory instead of data/")
     f.add_argument("--workers", type=_positive_int, help="local worker processes (default: every core)")
     f.add_argument("--duration", dest="duration_s", type=float, default=None,
-                   help="simulated seconds per run (default: 2 for the sweep, 4 for the time series)")
+                   help="simulated seconds per run (default: 10 for the sweep, 20 for the time series)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_figures)
 

@@ -29,8 +29,9 @@ from .config import SimConfig
 from .paths import figures_dir, sweeps_dir
 from .sweep import sweep
 
-#: The seed's sweep: hikey960, stress, 2 simulated seconds per run.
-SEED_BASE = dict(platform="hikey960", workload="stress", duration_s=2.0)
+#: The seed's sweep: hikey960, stress, 10 simulated seconds per run (the list era purges first after
+#: ~0.5 s and settles after a few seconds; 2 s left runs without a purge).
+SEED_BASE = dict(platform="hikey960", workload="stress", duration_s=10.0)
 SEED_GRID_THRESHOLD = {"kernel": ["5.0+threshold"], "threshold_factor": [0.5, 1, 2, 4, 8, 16], "ncpus": [2, 4, 8, 16],
                 "lazy_max_pages": [None, 8192, 32768]}
 SEED_GRID_50 = {"kernel": ["5.0"], "ncpus": [2, 4, 8, 16], "lazy_max_pages": [None, 8192, 32768]}
@@ -39,7 +40,7 @@ SEED_GRID_51 = SEED_GRID_THRESHOLD
 #: The time series and latency figures: the seed's pair, and what mainline shipped.
 SEED_TIMESERIES_KERNELS = ("5.0", "5.0+threshold", "5.2")
 SEED_SEEDS = 2
-TIMESERIES_S = 4.0
+TIMESERIES_S = 20.0
 
 
 def _varying(df: pd.DataFrame, candidates) -> list[str]:
