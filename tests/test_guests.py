@@ -119,3 +119,21 @@ def test_drain_runs_only_when_its_vcpu_runs(two_on_one):
         # ... and its work stops while the vCPU is descheduled
         off = E._vcpu_off.py_func(c, en, 2, 1, slice_ns) - E._vcpu_off.py_func(c, st, 2, 1, slice_ns)
         assert p.duration_ns - p.work_ns >= off
+
+
+# --------------------------------------------------------------------------- the figure
+def test_plot_host_overcommit():
+    from vmlab.plots import df_host_overcommit, plot_host_overcommit
+    runs = [simulate(SimConfig.for_kernel(k, platform="qemu-tcg", ncpus=4, workload="fix_size",
+                                          duration_s=0.1, host_cpus=h))
+            for k in ("6.1", "5.0+threshold") for h in (None, 2, 1)]
+    d = df_host_overcommit(runs)
+    assert list(d.columns) == ["kernel", "host_share", "host_cpus", "ncpus", "peak_lazy_ratio", "runs"]
+    assert set(d.kernel) == {"6.1", "5.0+threshold"}
+    assert sorted(d[d.kernel == "6.1"].host_share) == [0.25, 0.5, 1.0]
+    r = d.set_index(["kernel", "host_cpus"]).peak_lazy_ratio
+    assert r[("6.1", 4)] == pytest.approx(runs[0].summary.peak_lazy_ratio)
+    fig = plot_host_overcommit(runs)
+    ax = fig.axes[0]
+    assert {ln.get_gid() for ln in ax.lines} >= {"line:6.1", "line:5.0+threshold"}
+    assert "host_cpus" in ax.get_xlabel() and fig.vmlab_metadata["title"]
