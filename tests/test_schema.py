@@ -46,7 +46,7 @@ def test_timeseries_columns(res):
     assert set(TIMESERIES_COLUMNS) == {"vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                                        "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
                                        "mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes",
-                                       "mem_va_obj_bytes", "mem_pt_bytes"}
+                                       "mem_va_obj_bytes", "mem_pt_bytes", "steal_ns"}
     for c in TIMESERIES_COLUMNS:
         assert pd.api.types.is_integer_dtype(res.timeseries[c]), c
 

@@ -41,7 +41,8 @@ def _config_from_args(a) -> SimConfig:
     for name in ("platform", "ncpus", "policy", "threshold_factor", "purge_mode", "allocator",
                  "flush_range", "preempt", "lazy_max_pages", "duration_s", "seed", "nr_threads",
                  "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes", "purge_lock",
-                 "lazy_drop", "lock_break", "test_set", "low_factor", "batch_entries", "hold_budget_us"):
+                 "lazy_drop", "lock_break", "test_set", "low_factor", "batch_entries", "hold_budget_us",
+                 "host_cpus"):
         v = getattr(a, name, None)
         if v is not None:
             fields[name] = v
@@ -203,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hold-budget-us", dest="hold_budget_us", type=float,
                    help="hold-budget policy: µs the free loop holds the lock before yielding")
     r.add_argument("--lazy-max-pages", dest="lazy_max_pages", type=int)
+    r.add_argument("--host-cpus", dest="host_cpus", type=int,
+                   help="overcommitted guest: host cores the vCPUs share (default: one each)")
     r.add_argument("--workload", help="a test_vmalloc.sh mode, a test name, or names joined by commas")
     r.add_argument("--nr-threads", dest="nr_threads", type=int)
     r.add_argument("--test-loop-count", dest="test_loop_count", type=int)

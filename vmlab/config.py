@@ -174,6 +174,9 @@ class SimConfig:
     batch_entries: int = 64               #: batch: purge-list entries between cond_resched_lock calls
     hold_budget_us: float = 100.0         #: hold-budget: µs the free loop holds the lock before yielding
     policy_code: str | None = None        #: a custom policy's code (set from `policy`; travels in to_dict)
+    host_cpus: int | None = None          #: overcommitted guest: host cores the vCPUs share, 1..ncpus
+                                          #: (vCPU c on core c % host_cpus, each run for the platform's
+                                          #: host_slice_ns in turn); None: each vCPU has its own core
 
     def __post_init__(self):
         if isinstance(self.workload, list):
@@ -264,6 +267,9 @@ class SimConfig:
                 f"sample_interval_ns={self.sample_interval_ns} gives more than 5 000 000 samples "
                 f"over duration_s={self.duration_s}; use a larger interval"
             )
+        if self.host_cpus is not None:
+            n = self.ncpus if self.ncpus is not None else get_platform(self.platform).ncpus
+            _int_in("host_cpus", self.host_cpus, 1, n)
         if not isinstance(self.check_invariants, (bool, np.bool_)):
             raise ValueError(f"check_invariants={self.check_invariants!r} must be True or False")
 
@@ -398,6 +404,8 @@ class SimConfig:
         P[E.P_THREAD_ALIGN] = pl.thread_align_pages
         P[E.P_CHECK] = int(bool(self.check_invariants))
         P[E.P_HOLD_CAP] = hold_capacity(wl, formula)
+        P[E.P_HOST_CPUS] = self.host_cpus or 0
+        P[E.P_HOST_SLICE] = pl.host_slice_ns
         costs = {
             E.P_KMALLOC: pl.kmalloc_va_ns, E.P_ALLOC_BASE: pl.alloc_base_ns,
             E.P_LIST_WALK: pl.list_walk_area_ns, E.P_TREE_LEVEL: pl.tree_level_ns,

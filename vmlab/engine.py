@@ -100,6 +100,24 @@ setting with the kernel line it comes from, and the simplifications below in one
   each 1 GiB region that ever had a page mapped (the kernel never frees them; lazy areas keep new
   allocations moving to fresh regions). Above ``ram_bytes`` the run stops: OOM (checked at each
   allocation).
+* **Overcommitted guests** (``host_cpus`` H > 0, ``P_HOST_CPUS``; 0 takes none of these paths).
+  The CPUs are vCPUs of a VM whose threads share H host cores: vCPU c runs on host core c % H,
+  and each host core runs its n vCPUs round-robin, ``host_slice_ns`` (S) each, so vCPU c (index
+  j = c // H on its core) runs in [k n S + j S, k n S + j S + S). While it is descheduled, guest
+  time on it stops: an event of a task on it that falls in a descheduled window waits for its
+  next run window (`_vcpu_next_run`), and the work the engine costs (a step, a critical section,
+  the purge's phases and free-loop entries, the drain work, the IPI stall) completes when that
+  many ns of the vCPU's running time have passed (`_vcpu_delay`), both O(1). A spinlock's
+  release time, computed when it is taken, is the completion of its hold on the holder's vCPU:
+  waiters spin while the holder is descheduled (lock-holder preemption, ``S_LHP_MAX``), and a
+  queued waiter whose vCPU is off when its grant comes keeps everyone behind it waiting (FIFO
+  ticket/MCS hand-off to a preempted waiter). Spinning burns the spinner's host slice by
+  construction. Simplified: no paravirtual spinlocks (pv_qspinlock's halt and kick), no
+  pause-loop exiting (the host does not deschedule a spinning vCPU early), no steal-time
+  accounting in the guest's scheduler (its slice check reads elapsed time), a fixed
+  round-robin host schedule with no other host load and no host-side migration, wake-up and
+  context-switch latencies only postponed (not stretched); ``host_slice_ns`` is an estimate
+  (`vmlab.platforms.Platform.host_slice_ns`: a HZ=250 host's tick, CFS-like), not a measurement.
 * **Randomness.** One xorshift64* stream per worker, seeded from all 63 bits of the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
 * **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
@@ -206,7 +224,9 @@ P_PCPU_OBJ = 52     # bytes of percpu backing per __alloc_percpu object and CPU 
 P_LOW_THRESH = 53   # hysteresis: yield again below this many lazy pages (the high mark is P_RESCHED_THRESH)
 P_BATCH_N = 54      # batch: purge-list entries between two cond_resched_lock calls
 P_HOLD_BUDGET = 55  # hold-budget: ns the free loop may hold the lock before cond_resched_lock
-N_PARAMS = 56
+P_HOST_CPUS = 56    # overcommitted guest: host cores the vCPUs share (0: each vCPU has its own core)
+P_HOST_SLICE = 57   # ... and the host's time slice per vCPU thread (ns)
+N_PARAMS = 58
 
 POLICY_NO_RESCHED = 0
 POLICY_ALWAYS = 1
@@ -253,7 +273,8 @@ TS_MEM_DATA = 9         # data pages of the areas the test program holds (busy a
 TS_MEM_PCPU = 10        # percpu backing of pcpu_alloc_test's outstanding objects
 TS_MEM_VA_OBJ = 11      # struct vmap_area objects: busy, lazy, and purged ones waiting for RCU
 TS_MEM_PT = 12          # kernel page-table pages of the VA ever mapped
-N_TS = 13
+TS_STEAL = 13           # steal time summed over vCPUs up to the sample (ns; 0 without host_cpus)
+N_TS = 14
 # purge record columns
 PR_START = 0
 PR_END = 1
@@ -305,7 +326,8 @@ S_WORKERS_DONE = 14
 S_IPI_STALL = 15    # ns the TLB-flush IPIs took from the other CPUs' running tasks (x86)
 S_LIST_WALK = 16    # list era: busy + lazy areas the allocation walks stepped over
 S_LIST_DESCENT = 17 # list era: searches without a usable free_vmap_cache (descent, walk from vstart)
-N_S = 18
+S_LHP_MAX = 18      # overcommitted guest: longest stretch of a spinlock hold by its vCPU's descheduling (ns)
+N_S = 19
 
 ERR_NONE = 0
 ERR_OVERLAP = 1
@@ -508,6 +530,64 @@ def _ilog2(n):
     if n <= 1:
         return 1
     return 64 - np.int64(leading_zeros(np.uint64(n)))
+
+
+# ----------------------------------------------------------------------------- host schedule of vCPUs
+# host_cpus = H > 0: vCPU c runs on host core c % H, which runs its n vCPUs round-robin for S ns
+# each: vCPU c (index j = c // H on its core) runs in [k n S + j S, k n S + j S + S), k = 0, 1, ...
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _vcpu_n(c, ncpus, H):
+    """vCPUs on vCPU c's host core."""
+    return ncpus // H + (1 if c % H < ncpus % H else 0)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _vcpu_off(c, t, ncpus, H, S):
+    """ns vCPU c was descheduled in [0, t) (its steal time)."""
+    n = _vcpu_n(c, ncpus, H)
+    if n <= 1 or t <= 0:
+        return 0
+    per = n * S
+    k = t // per
+    r = t - k * per
+    on_r = min(max(r - (c // H) * S, 0), S)
+    return k * (per - S) + r - on_r
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _vcpu_next_run(c, t, ncpus, H, S):
+    """The first time >= t at which vCPU c runs."""
+    n = _vcpu_n(c, ncpus, H)
+    if n <= 1:
+        return t
+    per = n * S
+    k = t // per
+    lo = (c // H) * S
+    r = t - k * per
+    if r < lo:
+        return k * per + lo
+    if r < lo + S:
+        return t
+    return (k + 1) * per + lo
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _vcpu_delay(c, t0, work, ncpus, H, S):
+    """When `work` ns of guest work on vCPU c started at t0 completes (descheduled time stops it)."""
+    n = _vcpu_n(c, ncpus, H)
+    if n <= 1 or work <= 0:
+        return t0 + work
+    tot = t0 - _vcpu_off(c, t0, ncpus, H, S) + work      # the vCPU's running time at completion
+    k = (tot - 1) // S
+    return k * n * S + (c // H) * S + tot - k * S
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _vd(H, c, t0, work, ncpus, S):
+    """t0 + work without host overcommit (H == 0); `_vcpu_delay` with it."""
+    if H == 0:
+        return t0 + work
+    return _vcpu_delay(c, t0, work, ncpus, H, S)
 
 
 @_kernel(A2, A1, I, I)
@@ -1642,14 +1722,15 @@ def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
-def _alloc_done(w, t_end, W, TK, hist, hmax, c_map_page, c_touch):
+def _alloc_done(w, t_end, W, TK, hist, hmax, c_map_page, c_touch, host, cpu, ncpus, host_slice):
     """The vmalloc of worker w leaves its last lock at t_end (ns): map and touch the data pages
     (not for vmap blocks), record the call's latency, and return when the worker's next call
     starts (ns)."""
     post = W[w, WS_OP_SIZE] * c_map_page + c_touch if W[w, WS_OP_GUARD] else 0
-    _hist_add(hist, hmax, H_ALLOC, t_end + post - TK[TK_OP0, w])
+    t1 = _vd(host, cpu, t_end, post, ncpus, host_slice)
+    _hist_add(hist, hmax, H_ALLOC, t1 - TK[TK_OP0, w])
     TK[TK_PC, w] = W_OP
-    return t_end + post
+    return t1
 
 
 @njit(cache=True, error_model="numpy", _nrt=False, inline="always")
@@ -1823,6 +1904,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
     c_slice = P[P_SLICE]
     c_touch = P[P_TOUCH]
     c_rcu = P[P_RCU_DELAY]
+    host = P[P_HOST_CPUS]        # 0: no host overcommit, every new code path below is skipped
+    host_slice = P[P_HOST_SLICE]
     pcpu_unit = P[P_PCPU_OBJ] * ncpus
     n_samples = TS.shape[0]
     ntask = nw + 1
@@ -1898,6 +1981,13 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 t = duration
                 break
             hn = _heap_pop(HP, hn)
+        if host != 0 and task != SAMPLER:
+            # the task's vCPU is descheduled by the host: nothing happens on it until it runs again
+            tr = _vcpu_next_run(TK[TK_CPU, task], t, ncpus, host, host_slice)
+            if tr > t:
+                hn = _heap_push(HP, hn, tr, seq, task)
+                seq += 1
+                continue
         events += 1
 
         # ---------------------------------------------------------------- sampler
@@ -1918,6 +2008,11 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 TS[isample, TS_MEM_PT] = G[G_PT_PAGES] * page_size
                 TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
                 TS[isample, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if lock_split else 0)
+                if host != 0:
+                    st_ns = 0
+                    for c in range(ncpus):
+                        st_ns += _vcpu_off(c, t, ncpus, host, host_slice)
+                    TS[isample, TS_STEAL] = st_ns
                 isample += 1
             next_sample += sample_ns
             if next_sample <= duration:
@@ -1969,13 +2064,13 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         workers_left -= 1
                         block = True
                 elif kind == OP_CPU:
-                    nt = t + W[w, WS_OP_SIZE]
+                    nt = _vd(host, cpu, t, W[w, WS_OP_SIZE], ncpus, host_slice)
                 elif kind == OP_ALLOC:
                     # kmalloc the vmap_area, then take the lock for the search
                     TK[TK_RETRY, w] = 0
                     TK[TK_FRESH, w] = 1
                     TK[TK_PC, w] = W_ALLOC_LOCK
-                    nt = t + c_kmalloc
+                    nt = _vd(host, cpu, t, c_kmalloc, ncpus, host_slice)
                 else:
                     TK[TK_FRESH, w] = 1
                     TK[TK_PC, w] = W_FREE_LOCK
@@ -2004,11 +2099,17 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             S[S_LIST_DESCENT] += 1
                     else:
                         hold = c_alloc_base + _ilog2(G[G_TN] - 1 - G[G_NPOOL]) * c_tree_level
-                    hn, seq = _lock_release(lk, t + hold, c_handoff, LK, lq, HP, hn, seq)
-                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    rel = t + hold
+                    if host != 0:
+                        # lock-holder preemption: the critical section stops while the vCPU is off
+                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
+                        if rel - t - hold > S[S_LHP_MAX]:
+                            S[S_LHP_MAX] = rel - t - hold
+                    hn, seq = _lock_release(lk, rel, c_handoff, LK, lq, HP, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
                     if node == NIL:
                         TK[TK_PC, w] = W_ALLOC_FAILED
-                        nt = t + hold
+                        nt = rel
                     else:
                         a = fit_out[0]
                         aid = _va_carve(G, T, pool, A, apool, prio_st, path, fit_out, node, size, W[w, WS_OP_GUARD])
@@ -2063,9 +2164,9 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             W[w, WS_RING_N] += 1
                         if lock_split:
                             TK[TK_PC, w] = W_INSERT_LOCK
-                            nt = t + hold
+                            nt = rel
                         else:
-                            nt = _alloc_done(w, t + hold, W, TK, hist, hmax, c_map_page, c_touch)
+                            nt = _alloc_done(w, rel, W, TK, hist, hmax, c_map_page, c_touch, host, cpu, ncpus, host_slice)
 
             elif pc == W_INSERT_LOCK:
                 # 5.5+: insert into the busy tree under vmap_area_lock
@@ -2075,9 +2176,14 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, w])
                     S[S_LOCK_ACQ] += 1
                     hold = c_tree_level * _ilog2(G[G_BUSY_N] + 1) + c_alloc_base // 2
-                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, LK, lq, HP, hn, seq)
-                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
-                    nt = _alloc_done(w, t + hold, W, TK, hist, hmax, c_map_page, c_touch)
+                    rel = t + hold
+                    if host != 0:
+                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
+                        if rel - t - hold > S[S_LHP_MAX]:
+                            S[S_LHP_MAX] = rel - t - hold
+                    hn, seq = _lock_release(L_AREA, rel, c_handoff, LK, lq, HP, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
+                    nt = _alloc_done(w, rel, W, TK, hist, hmax, c_map_page, c_touch, host, cpu, ncpus, host_slice)
 
             elif pc == W_ALLOC_FAILED:
                 w = task
@@ -2118,8 +2224,13 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     # costed by depth; the worker already knows its area id
                     x = W[w, WS_OP_KEY]
                     hold = c_lookup + _ilog2(G[G_BUSY_N] + G[G_LAZY_AREAS] + 1) * c_tree_level
-                    hn, seq = _lock_release(L_AREA, t + hold, c_handoff, LK, lq, HP, hn, seq)
-                    _hist_add(hist, hmax, H_LOCK_HOLD, hold)
+                    rel = t + hold
+                    if host != 0:
+                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
+                        if rel - t - hold > S[S_LHP_MAX]:
+                            S[S_LHP_MAX] = rel - t - hold
+                    hn, seq = _lock_release(L_AREA, rel, c_handoff, LK, lq, HP, hn, seq)
+                    _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
                     npg = 0
                     if x >= 0 and A[x, A_STATE] == ST_BUSY:
                         size = A[x, A_SIZE]
@@ -2143,9 +2254,9 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                                 err = e
                                 stop = True
                     post = npg * c_unmap_page + c_lazy_add
-                    _hist_add(hist, hmax, H_FREE, t + hold + post - TK[TK_OP0, w])
+                    nt = _vd(host, cpu, rel, post, ncpus, host_slice)
+                    _hist_add(hist, hmax, H_FREE, nt - TK[TK_OP0, w])
                     TK[TK_PC, w] = W_OP
-                    nt = t + hold + post
                     if G[G_LAZY_NR] > lazy_max:
                         if mode == MODE_SYNC:
                             # try_purge_vmap_area_lazy(): mutex_trylock, purge in this task
@@ -2210,7 +2321,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                 pu_i = 0
                 if nsteal == 0:
                     finish_purge = True
-                    tt = t + c_steal
+                    tt = _vd(host, cpu, t, c_steal, ncpus, host_slice)
                 else:
                     if flush_mode == FLUSH_AT_INSERT:
                         # 5.11+: the purge list is the address-ordered purge tree, in which
@@ -2241,7 +2352,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                         pu_flush = c_tlb_ipi + c_tlb_page * (hi_pg - lo_pg)
                     pu_work += pu_walk + pu_flush
                     TK[TK_PC, task] = PU_FLUSH
-                    nt = t + c_steal + pu_walk
+                    nt = _vd(host, cpu, t, c_steal + pu_walk, ncpus, host_slice)
             elif pc == PU_FLUSH:
                 if lazy_batch:
                     # 4.9: atomic_sub of the whole batch after the range loop, before the flush
@@ -2257,7 +2368,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             CP[CP_STALL, c] += stall
                             S[S_IPI_STALL] += stall
                 TK[TK_PC, task] = PU_RELOCK
-                nt = t + pu_flush
+                nt = _vd(host, cpu, t, pu_flush, ncpus, host_slice)
             elif pc == PU_RELOCK:
                 # take the lock for the free loop (first time, or again after cond_resched_lock)
                 got, hn, seq = _lock_request(L_FREE, task, t, c_handoff, TK, LK, lq, HP, hn, seq)
@@ -2284,6 +2395,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             pu_yields += 1
                             K[LS_PU_SINCE] = 0
                             hold = tt - LK[LK_GRANT, lk]
+                            if host != 0:
+                                lhp = _vcpu_off(cpu, tt, ncpus, host, host_slice) - _vcpu_off(cpu, LK[LK_GRANT, lk], ncpus, host, host_slice)
+                                if lhp > S[S_LHP_MAX]:
+                                    S[S_LHP_MAX] = lhp
                             if hold > pu_maxhold:
                                 pu_maxhold = hold
                             _hist_add(hist, hmax, H_LOCK_HOLD, hold)
@@ -2321,7 +2436,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     c_entry = c_free_area
                     if allocator == ALLOC_TREE:
                         c_entry += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
-                    tt += c_entry
+                    if host != 0:
+                        tt = _vcpu_delay(cpu, tt, c_entry, ncpus, host, host_slice)
+                    else:
+                        tt += c_entry
                     pu_work += c_entry
                     K[LS_PU_DONE] += 1
                     K[LS_PU_SINCE] += 1
@@ -2353,6 +2471,10 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     nt = tt
                 elif pu_i >= nsteal and pu_decide == 0 and not stop:
                     hold = tt - LK[LK_GRANT, lk]
+                    if host != 0:
+                        lhp = _vcpu_off(cpu, tt, ncpus, host, host_slice) - _vcpu_off(cpu, LK[LK_GRANT, lk], ncpus, host, host_slice)
+                        if lhp > S[S_LHP_MAX]:
+                            S[S_LHP_MAX] = lhp
                     if hold > pu_maxhold:
                         pu_maxhold = hold
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)
@@ -2417,7 +2539,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
         if nt >= 0:
             if CP[CP_STALL, cpu] > 0:
                 # TLB-flush IPIs this CPU handled while the task ran: its next step comes later
-                nt += CP[CP_STALL, cpu]
+                nt = _vd(host, cpu, nt, CP[CP_STALL, cpu], ncpus, host_slice)
                 CP[CP_STALL, cpu] = 0
             if not block and nt <= duration and (hn == 0 or nt < HP[0, 0]):
                 inline = True

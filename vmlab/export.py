@@ -138,7 +138,8 @@ _CLI = {"platform": "--platform", "ncpus": "--ncpus", "policy": "--policy",
         "nr_pages": "--nr-pages", "ram_bytes": "--ram-bytes", "duration_s": "--duration",
         "seed": "--seed", "purge_lock": "--purge-lock", "lazy_drop": "--lazy-drop",
         "lock_break": "--lock-break", "test_set": "--test-set", "low_factor": "--low-factor",
-        "batch_entries": "--batch-entries", "hold_budget_us": "--hold-budget-us"}
+        "batch_entries": "--batch-entries", "hold_budget_us": "--hold-budget-us",
+        "host_cpus": "--host-cpus"}
 _ALWAYS = ("platform", "ncpus", "workload", "duration_s")
 
 

@@ -69,6 +69,12 @@ class Platform:
     pcpu_obj_bytes: int         #: percpu backing per pcpu_alloc_test object and CPU, bytes: the mean
                                 #: size (1..PAGE_SIZE/4, ~512 B) plus alignment padding (align 2..2048)
     rcu_delay_ns: int           #: kvfree_rcu: delay until the area is actually vfree'd
+    host_slice_ns: int = 4_000_000  #: overcommitted guest (SimConfig.host_cpus): how long the host runs
+                                #: one vCPU thread before the next one on its core. Estimate for a
+                                #: host kernel with HZ=250: CFS preempts a running task at a tick
+                                #: (4 ms) once it used its share, and two vCPU threads get 3-12 ms each
+                                #: (sched_latency 6 ms x (1 + log2 of the host's CPUs, at most 8) / 2;
+                                #: EEVDF's base slice is 3 ms); not measured on any host
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,6 +190,8 @@ QEMU_TCG = Platform(
     pcpu_op_ns=4_000,                  # estimate
     pcpu_obj_bytes=640,                # estimate: ~512 B mean size + ~128 B alignment padding
     rcu_delay_ns=40_000_000,           # estimate
+    host_slice_ns=4_000_000,           # estimate: the HZ=250 host's tick, a CFS-like slice for one of
+                                       #   two vCPU threads on a host core (only with host_cpus)
 )
 #: The recordings (tag/run under data/kernel/raw) calibrate() fitted QEMU_TCG on; `vmlab.validation`
 #: holds every other recording out as evidence.

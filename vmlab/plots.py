@@ -1017,3 +1017,74 @@ def plot_purge_breakdown(results, labels=None, ax=None, stat: str = "median", sh
 
 __all__ += ["df_timeseries", "df_tradeoff", "df_overlay", "plot_overlay", "df_purge_breakdown",
             "plot_purge_breakdown"]
+
+
+# --------------------------------------------------------------------------- overcommitted guests
+def df_host_overcommit(data) -> pd.DataFrame:
+    """Peak ``vmap_lazy_nr`` over ``lazy_max_pages`` against the host cores per vCPU, one row per
+    kernel and ``host_share`` (``host_cpus / ncpus``; 1.0 when ``host_cpus`` is None: a core per
+    vCPU): columns ``kernel``, ``host_share``, ``host_cpus``, ``ncpus``, ``peak_lazy_ratio`` (the
+    median over the runs, e.g. seeds) and ``runs``. ``data``: a sweep frame or `Result` objects."""
+    from .platforms import get_platform
+
+    if isinstance(data, pd.DataFrame):
+        df = ok_rows(data) if "error" in data.columns else data
+        rows = df.to_dict("records")
+    else:
+        rows = [result_row(r) for r in ([data] if hasattr(data, "summary") else data)]
+    recs = []
+    for r in rows:
+        n = r.get("ncpus")
+        if _is_missing(n):
+            n = get_platform(r.get("platform") or "hikey960").ncpus
+        h = r.get("host_cpus")
+        h = int(n) if _is_missing(h) else int(h)
+        recs.append({"kernel": r.get("kernel") or "custom", "host_cpus": h, "ncpus": int(n),
+                     "host_share": h / int(n), "peak_lazy_ratio": float(r["peak_lazy_ratio"])})
+    cols = ["kernel", "host_share", "host_cpus", "ncpus", "peak_lazy_ratio", "runs"]
+    if not recs:
+        return pd.DataFrame(columns=cols)
+    f = pd.DataFrame(recs)
+    out = (f.groupby(["kernel", "host_share", "host_cpus", "ncpus"], sort=True)["peak_lazy_ratio"]
+           .agg(["median", "size"]).reset_index()
+           .rename(columns={"median": "peak_lazy_ratio", "size": "runs"}))
+    return out[cols]
+
+
+def plot_host_overcommit(data, ax=None, title: str | None = None) -> Figure:
+    """Peak ``vmap_lazy_nr / lazy_max_pages`` against ``host_cpus / ncpus`` (`df_host_overcommit`),
+    one line per kernel (e.g. 6.1's drain work against 5.0+threshold's synchronous purge): how far
+    the lazy list overshoots when the guest's vCPUs share host cores (lock-holder preemption, a
+    descheduled drain vCPU). 1.0 on the x axis is a core per vCPU; the dotted line is lazy_max_pages."""
+    d = df_host_overcommit(data)
+    if ax is None:
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    kernels = list(dict.fromkeys(d["kernel"]))
+    cmap = colormaps["viridis"]
+    markers = "osD^v<>"
+    styles = ("-", "--", "-.", ":")
+    for i, k in enumerate(kernels):
+        g = d[d["kernel"] == k].sort_values("host_share")
+        ax.plot(g["host_share"], g["peak_lazy_ratio"], marker=markers[i % len(markers)],
+                linestyle=styles[i % len(styles)], color=cmap(0.15 + 0.7 * i / max(1, len(kernels) - 1)),
+                label=k, gid=f"line:{k}")
+    ax.axhline(1.0, color="0.4", linestyle=":", linewidth=1)
+    ax.set_xlabel("host cores per vCPU (host_cpus / ncpus)")
+    ax.set_ylabel("peak vmap_lazy_nr / lazy_max_pages")
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    if kernels:
+        ax.legend(fontsize=8, title="kernel", title_fontsize=8)
+    main = title or "lazy-list overshoot in overcommitted guests"
+    ax.set_title(main, fontsize=9)
+    meta = provenance(data if isinstance(data, pd.DataFrame) else list(data) if not hasattr(data, "summary") else [data])
+    meta["title"] = main
+    fig.vmlab_metadata = meta
+    return fig
+
+
+__all__ += ["df_host_overcommit", "plot_host_overcommit"]

@@ -12,7 +12,9 @@ Schema
     memory before the test), ``mem_data_bytes`` (data pages of the areas the test program holds),
     ``mem_pcpu_bytes`` (percpu backing of pcpu_alloc_test's objects), ``mem_va_obj_bytes`` (struct
     vmap_area objects: busy, lazy, and purged ones waiting for kfree_rcu), ``mem_pt_bytes``
-    (kernel page tables of the VA ever mapped; never freed).
+    (kernel page tables of the VA ever mapped; never freed), ``steal_ns`` (overcommitted guest,
+    ``SimConfig.host_cpus``: the time the host kept the vCPUs descheduled up to the sample, summed
+    over vCPUs, ns; 0 without host_cpus; NaN in a kernel trace).
 ``purges`` (one row per ``__purge_vmap_area_lazy`` call, empty ones included):
     ``start_ns``, ``end_ns``, ``duration_ns``, ``walk_ns``, ``flush_ns``, ``free_ns``, ``areas``
     (vmap areas freed), ``entries`` (purge-list entries after at-insert merging), ``pages``,
@@ -38,7 +40,9 @@ Schema
     A simulated run adds two model-only keys: ``alloc_walk_areas`` (busy and lazy areas the list
     era's allocation walks stepped over, in total) and ``alloc_cache_resets`` (list-era searches
     that found no usable ``free_vmap_cache`` and walked from VMALLOC_START); both are 0 in the tree
-    era.
+    era. ``lock_holder_preempt_max_ns`` is the longest time one spinlock hold (vmap_area_lock or
+    free_vmap_area_lock) was stretched because the host descheduled the holder's vCPU
+    (lock-holder preemption; 0 without ``host_cpus``, NaN in a kernel trace).
 """
 from __future__ import annotations
 
@@ -58,12 +62,12 @@ SUMMARY_KEYS = (
     # beyond the required keys
     "resched_threshold_pages", "peak_mem_bytes", "lock_hold_max_ns", "purge_pages_p50",
     "purge_walk_share", "events", "ipi_stall_ns", "tests_done", "oom_eta_s", "purge_calls",
-    "lock_acquisitions",
+    "lock_acquisitions", "lock_holder_preempt_max_ns",
 )
 TIMESERIES_COLUMNS = ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages",
                       "va_highwater_pages", "mem_bytes", "purge_active", "lock_waiters",
                       "mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes", "mem_va_obj_bytes",
-                      "mem_pt_bytes")
+                      "mem_pt_bytes", "steal_ns")
 #: The memory components of ``timeseries``; they add up to ``mem_bytes``.
 MEM_COMPONENTS = ("mem_base_bytes", "mem_data_bytes", "mem_pcpu_bytes", "mem_va_obj_bytes", "mem_pt_bytes")
 PURGE_COLUMNS = ("start_ns", "end_ns", "duration_ns", "walk_ns", "flush_ns", "free_ns", "areas",
@@ -158,7 +162,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
     ts = pd.DataFrame(TS, columns=list(TIMESERIES_COLUMNS))
     ts.index = pd.Index(np.arange(len(ts), dtype=np.int64) * interval, name="time_ns")
     for c in ("vmap_lazy_nr", "lazy_areas", "busy_areas", "live_pages", "va_highwater_pages",
-              "mem_bytes", "purge_active", "lock_waiters") + MEM_COMPONENTS:
+              "mem_bytes", "purge_active", "lock_waiters", "steal_ns") + MEM_COMPONENTS:
         ts[c] = ts[c].astype(np.int64)
 
     n = PR.shape[1]
@@ -227,6 +231,7 @@ def build_result(cfg, resolved, orders, out, wall_s: float, model_version: str) 
         "alloc_walk_areas": int(S[E.S_LIST_WALK]),
         "alloc_cache_resets": int(S[E.S_LIST_DESCENT]),
         "lock_acquisitions": int(S[E.S_LOCK_ACQ]),     # vmap_area_lock / free_vmap_area_lock grants
+        "lock_holder_preempt_max_ns": int(S[E.S_LHP_MAX]),
     }, dtype=object)
     return Result(config=cfg, model_version=model_version, summary=summary, timeseries=ts,
                   purges=purges, latency=latency, tests=tests)

@@ -416,6 +416,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         "events": int(len(w)),
         "ipi_stall_ns": np.nan,
         "lock_acquisitions": np.nan,
+        "lock_holder_preempt_max_ns": np.nan,      # a trace does not see the host's schedule
         # the recording's own trend toward its MemTotal (meminfo samples), like the model's
         "oom_eta_s": oom_eta_s(ts, memtotal_kb * 1024.0 if memtotal_kb else np.nan, oom is True)
         if "mem_bytes" in ts and ts["mem_bytes"].notna().any() else np.nan,

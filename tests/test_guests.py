@@ -1,0 +1,139 @@
+"""Issue 14: overcommitted guests, vCPUs that share host cores (``SimConfig.host_cpus``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vmlab import SimConfig, simulate
+from vmlab import engine as E
+from vmlab.platforms import get_platform
+
+
+# --------------------------------------------------------------------------- the host schedule
+@pytest.mark.parametrize("ncpus,host,slice_ns", [(2, 1, 10), (3, 2, 7), (5, 2, 4), (4, 4, 5)])
+def test_schedule_helpers_match_a_brute_force_schedule(ncpus, host, slice_ns):
+    for c in range(ncpus):
+        n = E._vcpu_n.py_func(c, ncpus, host)
+        j = c // host
+
+        def runs(t):
+            return j * slice_ns <= t % (n * slice_ns) < (j + 1) * slice_ns
+
+        off = 0
+        for t in range(150):
+            assert E._vcpu_off.py_func(c, t, ncpus, host, slice_ns) == off
+            nr = t
+            while not runs(nr):
+                nr += 1
+            assert E._vcpu_next_run.py_func(c, t, ncpus, host, slice_ns) == nr
+            for work in (1, 3, slice_ns, 2 * slice_ns + 1):
+                x, left = t, work
+                while left:
+                    left -= runs(x)
+                    x += 1
+                assert E._vcpu_delay.py_func(c, t, work, ncpus, host, slice_ns) == x
+            off += not runs(t)
+
+
+# --------------------------------------------------------------------------- validation
+def test_host_cpus_validation():
+    assert SimConfig(host_cpus=None).host_cpus is None
+    SimConfig(platform="qemu-tcg", ncpus=8, host_cpus=2)
+    SimConfig(ncpus=4, host_cpus=4)
+    SimConfig(host_cpus=8)                 # hikey960: 8 CPUs by default
+    for bad in (0, -1, 9, 2.0, "2", True):
+        with pytest.raises(ValueError, match=r"host_cpus=.*1\.\.8"):
+            SimConfig(ncpus=8, host_cpus=bad)
+    with pytest.raises(ValueError, match=r"host_cpus=3.*1\.\.2"):
+        SimConfig(ncpus=2, host_cpus=3)
+    assert get_platform("qemu-tcg").host_slice_ns == 4_000_000
+
+
+def test_cli_flag_and_command():
+    from vmlab.cli import main
+    from vmlab.export import run_command
+    cmd = " ".join(run_command(SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=8, host_cpus=2)))
+    assert cmd.startswith("vmlab run") and "--host-cpus 2" in cmd
+    assert "host-cpus" not in " ".join(run_command(SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=8)))
+    assert main(["run", "--kernel", "6.1", "--platform", "qemu-tcg", "--ncpus", "2", "--host-cpus", "1",
+                 "--workload", "fix_size", "--duration", "0.02", "--json"]) in (0, None)
+
+
+# --------------------------------------------------------------------------- nothing changes without it
+@pytest.mark.parametrize("cfg", [
+    SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=4, duration_s=0.2),
+    SimConfig.for_kernel("5.0+threshold", platform="hikey960", ncpus=4, workload="fix_size", duration_s=0.2),
+    SimConfig.for_kernel("5.11", platform="x86-server", ncpus=3, duration_s=0.2),
+], ids=["6.1", "5.0+threshold", "5.11"])
+def test_host_cpus_none_changes_nothing(cfg):
+    a = simulate(cfg)
+    b = simulate(cfg.replace(host_cpus=None))
+    # one vCPU per host core is the same machine, whatever its slice
+    c = simulate(cfg.replace(host_cpus=cfg.resolved().ncpus))
+    for r in (b, c):
+        pd.testing.assert_frame_equal(a.purges, r.purges)
+        pd.testing.assert_frame_equal(a.timeseries, r.timeseries)
+        pd.testing.assert_frame_equal(a.latency, r.latency)
+        assert a.summary.ops == r.summary.ops and a.summary.events == r.summary.events
+    assert (a.timeseries.steal_ns == 0).all() and a.summary.lock_holder_preempt_max_ns == 0
+
+
+# --------------------------------------------------------------------------- 2 vCPUs on one host core
+@pytest.fixture(scope="module")
+def two_on_one():
+    cfg = SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=2, workload="fix_size", duration_s=0.5,
+                               lazy_max_pages=100, host_cpus=1)
+    return cfg, simulate(cfg)
+
+
+def test_two_vcpus_on_one_core_steal_half(two_on_one):
+    cfg, r = two_on_one
+    ts = r.timeseries
+    t = ts.index.to_numpy(dtype=float)
+    # summed over the 2 vCPUs: one of them is always descheduled, so steal = elapsed (50 % each)
+    per_vcpu = ts.steal_ns.to_numpy(dtype=float) / 2
+    assert np.all(np.abs(per_vcpu[1:] / t[1:] - 0.5) <= 0.5 * get_platform("qemu-tcg").host_slice_ns / t[1:] + 1e-12)
+    assert abs(per_vcpu[-1] / t[-1] - 0.5) < 0.01
+
+
+def test_two_vcpus_on_one_core_lock_holder_preemption(two_on_one):
+    cfg, r = two_on_one
+    s = r.summary
+    slice_ns = get_platform("qemu-tcg").host_slice_ns
+    assert s.lock_holder_preempt_max_ns > 0
+    # a waiter spins while the holder's vCPU is off: the wait exceeds a host slice
+    assert s.lock_wait_max_ns > slice_ns
+    assert s.lock_holder_preempt_max_ns <= s.lock_hold_max_ns
+
+
+def test_drain_runs_only_when_its_vcpu_runs(two_on_one):
+    cfg, r = two_on_one
+    slice_ns = get_platform("qemu-tcg").host_slice_ns
+    d = r.purges[r.purges.trigger == "drain"]
+    assert len(d) > 0
+    for _, p in d.iterrows():
+        c, st, en = int(p.cpu), int(p.start_ns), int(p.end_ns)
+        # the drain starts no earlier than its vCPU's next run window ...
+        assert E._vcpu_next_run.py_func(c, st, 2, 1, slice_ns) == st
+        # ... and its work stops while the vCPU is descheduled
+        off = E._vcpu_off.py_func(c, en, 2, 1, slice_ns) - E._vcpu_off.py_func(c, st, 2, 1, slice_ns)
+        assert p.duration_ns - p.work_ns >= off
+
+
+# --------------------------------------------------------------------------- the figure
+def test_plot_host_overcommit():
+    from vmlab.plots import df_host_overcommit, plot_host_overcommit
+    runs = [simulate(SimConfig.for_kernel(k, platform="qemu-tcg", ncpus=4, workload="fix_size",
+                                          duration_s=0.1, host_cpus=h))
+            for k in ("6.1", "5.0+threshold") for h in (None, 2, 1)]
+    d = df_host_overcommit(runs)
+    assert list(d.columns) == ["kernel", "host_share", "host_cpus", "ncpus", "peak_lazy_ratio", "runs"]
+    assert set(d.kernel) == {"6.1", "5.0+threshold"}
+    assert sorted(d[d.kernel == "6.1"].host_share) == [0.25, 0.5, 1.0]
+    r = d.set_index(["kernel", "host_cpus"]).peak_lazy_ratio
+    assert r[("6.1", 4)] == pytest.approx(runs[0].summary.peak_lazy_ratio)
+    fig = plot_host_overcommit(runs)
+    ax = fig.axes[0]
+    assert {ln.get_gid() for ln in ax.lines} >= {"line:6.1", "line:5.0+threshold"}
+    assert "host_cpus" in ax.get_xlabel() and fig.vmlab_metadata["title"]
