@@ -493,9 +493,9 @@ def test_email_summary_results_list_and_oom(runs, oom_result):
     lines = text.splitlines()
     assert all(len(ln) <= 72 for ln in lines)
     assert "yes" in text  # OOM column
-    # the OOM run needs a field without a CLI option (sample_interval_ns): the Python form
-    assert ">>> from vmlab import SimConfig, simulate" in text
-    assert "sample_interval_ns=100000" in text
+    # every field has a vmlab run option (vmlab.fields), sample_interval_ns too
+    assert ">>> from vmlab import SimConfig, simulate" not in text
+    assert "--sample-interval-ns 100000" in text
     assert "vmlab run --kernel 5.0" in text
 
 

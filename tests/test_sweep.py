@@ -187,3 +187,30 @@ def test_dask_local_cluster_gives_the_same_rows(tmp_path):
                       scheduler=cluster.scheduler_address, progress=False)
     _same_rows(local, remote)
     _same_rows(local, again)
+
+
+@pytest.mark.parametrize("base, grid, seeds", [
+    ({"kernel": "5.0+threshold", "platform": "hikey960", "workload": "stress", "duration_s": 0.5},
+     {"kernel": ["5.0", "5.0+threshold"], "threshold_factor": [0.5, 1.0, 2.0], "ncpus": [2, 8],
+      "lazy_max_pages": [None, 8192]}, 3),
+    (SimConfig.for_kernel("6.1", lock_break=None, workload=("fix_size_alloc_test", "pcpu_alloc_test"),
+                          policy="hysteresis", low_factor=0.25, seed=7, check_invariants=True),
+     {"lock_split": [True, False], "hold_budget_us": [12.5, 100.0], "preempt": [None, "full"]}, 1),
+])
+def test_write_grid_round_trips_through_load_grid(tmp_path, base, grid, seeds):
+    from vmlab.grids import load_grid as load, write_grid
+    from vmlab.sweep import load_grid, write_grid as write2
+
+    assert load is load_grid and write2 is write_grid          # vmlab.sweep re-exports them
+    p = tmp_path / "g.toml"
+    text = write_grid(base, grid, name="round-trip", seeds=seeds, path=p)
+    assert p.read_text() == text
+    g = load_grid(p)
+    if isinstance(base, dict):
+        b = dict(base)
+        want = SimConfig.for_kernel(b.pop("kernel"), **b)
+    else:
+        want = base
+    assert g["base"] == want
+    assert g["grid"] == grid and g["seeds"] == seeds and g["name"] == "round-trip"
+    assert plan(g["base"], g["grid"], seeds=g["seeds"]) == plan(want, grid, seeds=seeds)

@@ -65,6 +65,18 @@ def test_controls_cover_the_issue(panel):
     assert set(c["platform"].options) == {"hikey960", "qemu-tcg", "x86-server"}
 
 
+def test_kernel_detail_controls_are_described_by_the_fields_table(panel):
+    from vmlab.fields import FIELD
+    from vmlab.widgets.base import ERA_FIELDS
+
+    for name in ERA_FIELDS:
+        w = panel.controls[name]
+        assert w.description == FIELD[name].label and w.tooltip == FIELD[name].tooltip(), name
+        if FIELD[name].allowed() is not None and name != "policy":
+            assert [v for _, v in w.options] == list(FIELD[name].allowed())
+    assert panel.controls["threshold"].tooltip == FIELD["threshold_factor"].tooltip()
+
+
 def test_threshold_move_redraws_figure_and_summary(panel):
     png0, text0 = panel.image.value, panel.summary_text
     panel.controls["threshold"].value = 4.0

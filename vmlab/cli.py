@@ -25,10 +25,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .config import (ALLOCATORS, FLUSH_RANGES, KERNELS, LAZY_DROPS, POLICIES, PREEMPTS, PURGE_LOCKS,
-                     PURGE_MODES, TEST_SETS, SimConfig)
+from .config import KERNELS, SimConfig
+from .fields import cli_fields
 from .paths import figures_dir
-from .platforms import PLATFORMS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,22 +35,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"vmlab: error: {message}\n")
 
 
+#: what an option given as "none"/"default" parses to (None is "option not given")
+_NONE = type("_NoneWord", (), {"__repr__": lambda self: "none"})()
+
+
 def _config_from_args(a) -> SimConfig:
     fields = {}
-    for name in ("platform", "ncpus", "policy", "threshold_factor", "purge_mode", "allocator",
-                 "flush_range", "preempt", "lazy_max_pages", "duration_s", "seed", "nr_threads",
-                 "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes", "purge_lock",
-                 "lazy_drop", "lock_break", "test_set", "low_factor", "batch_entries", "hold_budget_us",
-                 "host_cpus"):
-        v = getattr(a, name, None)
+    for f in cli_fields():
+        v = getattr(a, f.dest, None)
         if v is not None:
-            fields[name] = v
-    if a.workload is not None:
-        names = [w for w in a.workload.split(",") if w]
-        fields["workload"] = names[0] if len(names) == 1 else tuple(names)
-    if a.kernel:
+            fields[f.name] = None if v is _NONE else v
+    if getattr(a, "kernel", None):
         return SimConfig.for_kernel(a.kernel, **fields)
     return SimConfig(**fields)
+
+
+def _field_type(f):
+    """argparse's ``type`` for a field of `vmlab.fields`: its text parsed, "none" as `_NONE`."""
+    def parse(text):
+        try:
+            v = f.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return _NONE if v is None else v
+    parse.__name__ = f.name
+    return parse
+
+
+def _add_field_options(r) -> None:
+    """One ``vmlab run`` option per SimConfig field that has one (the table in `vmlab.fields`)."""
+    for f in cli_fields():
+        kw = dict(dest=f.dest, help=f.tooltip().replace("%", "%%"))
+        allowed = f.allowed()
+        if allowed is not None and not f.none_ok:
+            kw.update(choices=list(allowed))
+        else:
+            kw.update(type=_field_type(f))
+            if allowed is not None:
+                kw.update(metavar="{" + ",".join(list(allowed) + ["none"]) + "}")
+            else:
+                kw.update(metavar=f.metavar + ("|none" if f.none_ok else ""))
+        r.add_argument(f.flag, **kw)
 
 
 def _summary_lines(summary) -> list[str]:
@@ -167,15 +191,6 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _yes_no(text: str) -> bool:
-    v = text.strip().lower()
-    if v in ("yes", "true", "1", "on"):
-        return True
-    if v in ("no", "false", "0", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not yes or no")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vmlab", description="Model the Linux vmalloc lazy purge.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -184,36 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kernel", choices=list(KERNELS),
                    help="the purge logic of this kernel era (docs/eras.md); the seed's experiment is "
                         "--kernel 5.0 --policy threshold (= 5.0+threshold)")
-    r.add_argument("--platform", choices=sorted(PLATFORMS))
-    r.add_argument("--ncpus", type=int)
-    r.add_argument("--policy", choices=POLICIES)
-    r.add_argument("--threshold-factor", dest="threshold_factor", type=float)
-    r.add_argument("--purge-mode", dest="purge_mode", choices=PURGE_MODES)
-    r.add_argument("--allocator", choices=ALLOCATORS)
-    r.add_argument("--flush-range", dest="flush_range", choices=FLUSH_RANGES)
-    r.add_argument("--preempt", choices=PREEMPTS)
-    r.add_argument("--purge-lock", dest="purge_lock", choices=PURGE_LOCKS)
-    r.add_argument("--lazy-drop", dest="lazy_drop", choices=LAZY_DROPS)
-    r.add_argument("--lock-break", dest="lock_break", type=_yes_no,
-                   help="yes/no: cond_resched_lock drops a contended lock (CONFIG_PREEMPTION)")
-    r.add_argument("--test-set", dest="test_set", choices=TEST_SETS)
-    r.add_argument("--low-factor", dest="low_factor", type=float,
-                   help="hysteresis policy: yield again below this x lazy_max_pages")
-    r.add_argument("--batch-entries", dest="batch_entries", type=int,
-                   help="batch policy: purge-list entries between cond_resched_lock calls")
-    r.add_argument("--hold-budget-us", dest="hold_budget_us", type=float,
-                   help="hold-budget policy: µs the free loop holds the lock before yielding")
-    r.add_argument("--lazy-max-pages", dest="lazy_max_pages", type=int)
-    r.add_argument("--host-cpus", dest="host_cpus", type=int,
-                   help="overcommitted guest: host cores the vCPUs share (default: one each)")
-    r.add_argument("--workload", help="a test_vmalloc.sh mode, a test name, or names joined by commas")
-    r.add_argument("--nr-threads", dest="nr_threads", type=int)
-    r.add_argument("--test-loop-count", dest="test_loop_count", type=int)
-    r.add_argument("--test-repeat-count", dest="test_repeat_count", type=int)
-    r.add_argument("--nr-pages", dest="nr_pages", type=int)
-    r.add_argument("--ram-bytes", dest="ram_bytes", type=int)
-    r.add_argument("--duration", dest="duration_s", type=float, help="simulated seconds")
-    r.add_argument("--seed", type=int)
+    _add_field_options(r)
     r.add_argument("--json", action="store_true", help="print the config and summary as JSON")
     r.set_defaults(func=cmd_run)
 

@@ -36,12 +36,8 @@ from .policies import CUSTOM_PREFIX, POLICY_NAMES, PurgePolicy, from_code, purge
 
 #: The built-in purge policies (`vmlab.policies`); a `PurgePolicy` (from `purge_policy`) also works.
 POLICIES = POLICY_NAMES
-PURGE_MODES = ("sync", "deferred")
-ALLOCATORS = ("list", "augmented-tree")
-FLUSH_RANGES = ("walk", "at-insert")
-PREEMPTS = ("full", "voluntary")
-PURGE_LOCKS = ("mutex", "spinlock")
-LAZY_DROPS = ("per-entry", "batch")
+# the choices of the other fields live in the one table of the fields (`vmlab.fields`)
+from .fields import ALLOCATORS, FLUSH_RANGES, LAZY_DROPS, PREEMPTS, PURGE_LOCKS, PURGE_MODES  # noqa: E402,F401
 
 #: Each kernel era's purge logic, one setting per row of the table in ``docs/eras.md``, where every
 #: cell cites the kernel line it comes from. ``lock_break=None`` means "CONFIG_PREEMPTION iff the

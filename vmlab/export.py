@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .fields import FIELD, cli_flags
 from .frames import (
     fmt_ms,
     short_number,
@@ -129,17 +130,9 @@ def _fig_title(fig) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- commands
-#: SimConfig field -> `vmlab run` option (fields without one need the Python form)
-_CLI = {"platform": "--platform", "ncpus": "--ncpus", "policy": "--policy",
-        "threshold_factor": "--threshold-factor", "purge_mode": "--purge-mode",
-        "allocator": "--allocator", "flush_range": "--flush-range", "preempt": "--preempt",
-        "lazy_max_pages": "--lazy-max-pages", "workload": "--workload", "nr_threads": "--nr-threads",
-        "test_loop_count": "--test-loop-count", "test_repeat_count": "--test-repeat-count",
-        "nr_pages": "--nr-pages", "ram_bytes": "--ram-bytes", "duration_s": "--duration",
-        "seed": "--seed", "purge_lock": "--purge-lock", "lazy_drop": "--lazy-drop",
-        "lock_break": "--lock-break", "test_set": "--test-set", "low_factor": "--low-factor",
-        "batch_entries": "--batch-entries", "hold_budget_us": "--hold-budget-us",
-        "host_cpus": "--host-cpus"}
+#: SimConfig field -> `vmlab run` option (fields without one need the Python form); from the one
+#: table of the fields, `vmlab.fields`
+_CLI = cli_flags()
 _ALWAYS = ("platform", "ncpus", "workload", "duration_s")
 
 
@@ -189,7 +182,7 @@ def run_command(cfg, width: int = 72) -> list[str]:
     kernel = kernel or kernel_of(cfg, strict=False)
     base = SimConfig.for_kernel(kernel) if kernel else SimConfig()
     diff = [f for f in SimConfig.field_names() if getattr(cfg, f) != getattr(base, f)]
-    if all(f in _CLI for f in diff):
+    if all(f in _CLI and FIELD[f].format(getattr(cfg, f)) is not None for f in diff):
         args = ["vmlab", "run"]
         if kernel and kernel.endswith("+threshold"):
             # a patched kernel is its release plus the policy: --kernel 5.0 --policy threshold
@@ -199,13 +192,11 @@ def run_command(cfg, width: int = 72) -> list[str]:
             args += ["--kernel", kernel]
         for f in SimConfig.field_names():
             v = getattr(cfg, f)
-            if f not in _CLI or v is None or (f not in diff and f not in _ALWAYS):
+            if f not in _CLI or (f not in diff and (f not in _ALWAYS or v is None)):
                 continue
-            if f == "workload" and isinstance(v, tuple):
-                v = ",".join(v)
-            if isinstance(v, (bool, np.bool_)) and f == "lock_break":
-                v = "yes" if v else "no"
-            args += [_CLI[f], _num(v)]
+            text = FIELD[f].format(v)
+            if text is not None:
+                args += [_CLI[f], text]
         return wrap_command(" ".join(shlex.quote(a) for a in args), width)
     from .policies import PurgePolicy
 

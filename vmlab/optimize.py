@@ -499,7 +499,7 @@ def load_optimize_file(path) -> dict:
     ``batch_size``, ``seeds``). Every problem raises `vmlab.sweep.GridError` naming the file and key."""
     import tomllib
 
-    from .sweep import GridError, _none
+    from .grids import GridError, _none
 
     path = Path(path)
     try:

@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 
 from .config import SimConfig
+# the grid file format (GRID_DOC), its reader and its writer live in vmlab.grids; re-exported here
+from .grids import GRID_DOC, GridError, _none, load_grid, write_grid  # noqa: F401
 from .paths import data_root, sweeps_dir
 from .result import SUMMARY_KEYS
 from .version import MODEL_VERSION
@@ -408,73 +410,3 @@ def sweep(base: SimConfig | None = None, grid: dict | None = None, *, configs=No
     if command:
         df.attrs["command"] = command
     return df
-
-
-# ------------------------------------------------------------------ grid files
-GRID_DOC = """\
-A grid file is TOML:
-
-    name = "seed-threshold"      # the sweep's name: <data>/sweeps/<name>/, <data>/figures/<name>/
-    root_seed = 0                # optional: root of the per-run seeds
-    [base]                       # SimConfig fields; `kernel` picks SimConfig.for_kernel(...)
-    kernel = "5.0+threshold"
-    platform = "hikey960"
-    workload = "stress"
-    duration_s = 2
-    [grid]                       # lists form a Cartesian product; `seeds` = seeds per point
-    threshold_factor = [0.5, 1, 2, 4, 8]
-    ncpus = [2, 4, 8, 16]
-    lazy_max_pages = ["formula", 8192, 32768]   # "formula" (or omit) = the kernel formula
-    kernel = ["5.0", "5.0+threshold", "5.2"]   # a grid may also vary the kernel
-    seeds = 3
-"""
-
-
-class GridError(ValueError):
-    """A grid file that cannot be used; the message names the file and the option."""
-
-
-def _none(v):
-    return None if isinstance(v, str) and v.lower() in ("formula", "none", "default") else v
-
-
-def load_grid(path: str | Path) -> dict:
-    """Read a grid file (see `GRID_DOC`): {name, base, grid, seeds, root_seed}."""
-    import tomllib
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise GridError(f"{path}: no such grid file") from None
-    except Exception as e:  # noqa: BLE001 - TOML syntax
-        raise GridError(f"{path}: not valid TOML: {e}") from None
-    unknown = set(data) - {"name", "base", "grid", "root_seed"}
-    if unknown:
-        raise GridError(f"{path}: unknown top-level key(s) {sorted(unknown)}; allowed: name, root_seed, [base], [grid]")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise GridError(f"{path}: name={name!r} must be a plain name")
-    base_d = {k: _none(v) for k, v in dict(data.get("base", {})).items()}
-    grid = dict(data.get("grid", {}))
-    seeds = grid.pop("seeds", 1)
-    if not isinstance(seeds, int) or seeds < 1:
-        raise GridError(f"{path}: [grid] seeds={seeds!r} must be an integer >= 1")
-    fields = set(SimConfig.field_names())
-    for k in base_d:
-        if k not in fields and k != "kernel":
-            raise GridError(f"{path}: [base] {k} is not a SimConfig field")
-    try:
-        kernel = base_d.pop("kernel", None)
-        base = SimConfig.for_kernel(str(kernel), **base_d) if kernel is not None else SimConfig(**base_d)
-    except (TypeError, ValueError) as e:
-        raise GridError(f"{path}: [base] {e}") from None
-    for k, v in grid.items():
-        if not isinstance(v, list):
-            raise GridError(f"{path}: [grid] {k} must be a list, got {v!r}")
-        grid[k] = [_none(x) for x in v]
-    root_seed = data.get("root_seed", 0)
-    try:
-        plan(base, grid, seeds=seeds, root_seed=root_seed)
-    except ValueError as e:
-        raise GridError(f"{path}: [grid] {e}") from None
-    return {"name": name, "base": base, "grid": grid, "seeds": seeds, "root_seed": root_seed}

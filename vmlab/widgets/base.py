@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..config import KERNELS, SimConfig
+from ..fields import FIELD
 from ..paths import data_root, figures_dir, sweeps_dir  # noqa: F401 - re-exported
 from ..platforms import PLATFORMS, get_platform
 from ..frames import CUSTOM, MiB, fmt_ms, kernel_of, run_label
@@ -109,7 +110,31 @@ def threshold_slider(value: float, description: str = "threshold ×"):
 
     return W.FloatLogSlider(value=float(value), base=2, min=-3, max=6, step=0.25, description=description,
                             continuous_update=False, readout_format=".3g",
-                            tooltip="resched while vmap_lazy_nr < factor × lazy_max_pages")
+                            tooltip=FIELD["threshold_factor"].tooltip())
+
+
+def field_control(name: str, value, **kw):
+    """The control of one SimConfig field as the one table of the fields (`vmlab.fields`) describes
+    it: its label as description and its help text as tooltip; a dropdown of its choices (with
+    "auto" for None where allowed), a checkbox, an auto/yes/no dropdown, or a number box bounded by
+    its range. ``kw`` (description, options, min, max, indent, ...) overrides."""
+    import ipywidgets as W
+
+    f = FIELD[name]
+    kw = {"description": f.label, "tooltip": f.tooltip(), **kw}
+    if f.widget == "dropdown" and f.allowed() is not None:
+        opts = ([("auto", None)] if f.none_ok else []) + [(c, c) for c in f.allowed()]
+        return W.Dropdown(**{"options": opts, "value": value, **kw})
+    if f.widget == "checkbox":
+        return W.Checkbox(value=bool(value), **kw)
+    if f.widget == "tristate":
+        return W.Dropdown(**{"options": [("auto", None), ("yes", True), ("no", False)], "value": value, **kw})
+    lo, hi = f.bounds()
+    if f.widget == "int":
+        return W.BoundedIntText(**{"value": int(value), "min": lo, "max": hi, **kw})
+    if f.widget == "float":
+        return W.BoundedFloatText(**{"value": float(value), "min": lo, "max": hi, **kw})
+    raise ValueError(f"{name}: no widget for a {f.widget!r} field")
 
 
 def run_controls(cfg: SimConfig, thresholds: dict[str, str] | None = None,

@@ -18,21 +18,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..config import (
-    ALLOCATORS,
-    FLUSH_RANGES,
     KERNELS,
-    LAZY_DROPS,
     POLICIES,
-    PURGE_LOCKS,
-    PURGE_MODES,
-    TEST_SETS,
     SimConfig,
     kernel_formula_lazy_max_pages,
 )
+from ..fields import FIELD
 from ..platforms import get_platform
 from ..frames import MiB, provenance
 from ..ticks import roomy_log_labels
 from .base import (
+    field_control,
     _CSS,
     CUSTOM,
     ERA_FIELDS,
@@ -142,20 +138,12 @@ class ExplorePanel(_Panel):
         pol_opts = [(n, n) for n in POLICIES]
         if cfg.policy not in POLICIES:          # a vmlab.purge_policy function
             pol_opts.append((f"{cfg.policy.name} (custom)", cfg.policy))
-        c["policy"] = W.Dropdown(options=pol_opts, value=cfg.policy, description="policy")
-        c["allocator"] = W.Dropdown(options=list(ALLOCATORS), value=cfg.allocator, description="allocator")
-        c["flush_range"] = W.Dropdown(options=list(FLUSH_RANGES), value=cfg.flush_range, description="flush range")
-        c["purge_mode"] = W.Dropdown(options=list(PURGE_MODES), value=cfg.purge_mode, description="purge")
-        c["lock_split"] = W.Checkbox(value=bool(cfg.lock_split), description="lock split (5.5+)", indent=True)
-        c["test_set"] = W.Dropdown(options=list(TEST_SETS), value=cfg.test_set, description="test set")
-        c["purge_lock"] = W.Dropdown(options=list(PURGE_LOCKS), value=cfg.purge_lock, description="purge lock",
-                                     tooltip="vmap_purge_lock: mutex (4.10+) or 4.9's spinlock")
-        c["lazy_drop"] = W.Dropdown(options=list(LAZY_DROPS), value=cfg.lazy_drop, description="lazy drop",
-                                    tooltip="vmap_lazy_nr drops per entry (4.10+) or by batch (4.9)")
-        c["lock_break"] = W.Dropdown(options=[("auto", None), ("yes", True), ("no", False)],
-                                     value=cfg.lock_break, description="lock break",
-                                     tooltip="cond_resched_lock drops a contended lock (CONFIG_PREEMPTION); "
-                                             "auto: with full preemption only")
+        c["policy"] = W.Dropdown(options=pol_opts, value=cfg.policy, description=FIELD["policy"].label,
+                                 tooltip=FIELD["policy"].tooltip())
+        for name in ("allocator", "flush_range", "purge_mode", "lock_split", "test_set", "purge_lock",
+                     "lazy_drop", "lock_break"):       # described in vmlab.fields
+            c[name] = field_control(name, getattr(cfg, name))
+        c["lock_split"].indent = True
         c["lazy_formula"] = W.Checkbox(value=cfg.lazy_max_pages is None, description="kernel formula",
                                        indent=True)
         lm = cfg.lazy_max_pages or r.lazy_max_pages

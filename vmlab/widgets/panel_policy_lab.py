@@ -19,6 +19,7 @@ from ..frames import fmt_ms, run_label
 from ..paths import data_root
 from ..policies import POLICY_NAMES, PurgePolicy
 from .base import (
+    field_control,
     _CSS,
     _error_html,
     _ok_html,
@@ -116,10 +117,8 @@ class PolicyLabPanel(_Panel):
         c: dict[str, Any] = {"policy": W.Dropdown(options=pol_opts, value=policy, description="policy")}
         c.update(run_controls(self.base, {"threshold": "threshold ×", "low": "low ×"}, "90px"))
         c["low"].value = float(self.base.low_factor)
-        c["batch"] = W.BoundedIntText(value=int(self.base.batch_entries), min=1, max=10**6,
-                                      description="batch entries")
-        c["hold"] = W.BoundedFloatText(value=float(self.base.hold_budget_us), min=0.0, max=1e6,
-                                       description="hold µs")
+        c["batch"] = field_control("batch_entries", self.base.batch_entries)    # described in vmlab.fields
+        c["hold"] = field_control("hold_budget_us", self.base.hold_budget_us)
         c["n_trials"] = W.BoundedIntText(value=int(n_trials), min=2, max=1000, description="trials")
         c["opt_seed"] = W.IntText(value=int(opt_seed), description="search seed")
         for w in c.values():

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from ..config import KERNELS, SimConfig
 from ..platforms import PLATFORMS
 from ..frames import MiB
+from ..grids import write_grid
 from .base import (
     _CSS,
     DURATIONS,
@@ -233,22 +234,9 @@ class SweepPanel(_Panel):
     # --------------------------------------------------------------- export
     def grid_toml(self) -> list[tuple[str, str]]:
         """[(file suffix, TOML text)] that reproduce the sweep with ``vmlab sweep`` (one per grid)."""
-        def val(v):
-            if v is None:
-                return '"formula"'
-            if isinstance(v, str):
-                return f'"{v}"'
-            return repr(float(v)) if isinstance(v, float) else str(v)   # 1.0, not 1: same run key
-
-        out = []
-        for base, grid in self.grids():
-            lines = [f'name = "{self._name()}"', "[base]"]
-            lines += [f"{k} = {val(v)}" for k, v in base.items()]
-            lines.append("[grid]")
-            lines += [f"{k} = [{', '.join(val(x) for x in v)}]" for k, v in grid.items()]
-            lines.append(f"seeds = {int(self.controls['seeds'].value)}")
-            out.append((grid["kernel"][0], "\n".join(lines) + "\n"))
-        return out
+        seeds = int(self.controls["seeds"].value)
+        return [(grid["kernel"][0], write_grid(base, grid, name=self._name(), seeds=seeds))
+                for base, grid in self.grids()]
 
     def export(self, out_dir=None) -> list[Path]:
         """Write the trade-off and heatmap figures, the email text and the grid files."""
