@@ -47,7 +47,7 @@ def test_host_cpus_validation():
             SimConfig(ncpus=8, host_cpus=bad)
     with pytest.raises(ValueError, match=r"host_cpus=3.*1\.\.2"):
         SimConfig(ncpus=2, host_cpus=3)
-    assert get_platform("qemu-tcg").host_slice_ns == 4_000_000
+    assert get_platform("qemu-tcg").host_slice_ns == 30_000      # fitted on smp8 fix_size (vmlab.validation)
 
 
 def test_cli_flag_and_command():

@@ -55,11 +55,15 @@ def evidence(table: pd.DataFrame) -> pd.DataFrame:
 
 def evidence_groups(table: pd.DataFrame) -> dict[str, list[str]]:
     """The evidence recordings grouped by run (workload), runs in name order:
-    ``{"fix_size": [...], "long_busy": [...]}``."""
-    recs = evidence(table)["recording"].drop_duplicates()
+    ``{"fix_size": [...], "long_busy": [...]}``; overcommitted guests (the table's ``overcommitted``:
+    more vCPUs than host cores) apart, as ``"<run> (overcommitted)"``."""
+    ev = evidence(table)
+    over = set(ev.loc[ev["overcommitted"], "recording"]) if "overcommitted" in ev else set()
+    recs = ev["recording"].drop_duplicates()
     out: dict[str, list[str]] = {}
     for r in recs:
-        out.setdefault(r.split("/", 1)[-1], []).append(r)
+        key = r.split("/", 1)[-1] + (" (overcommitted)" if r in over else "")
+        out.setdefault(key, []).append(r)
     return {k: out[k] for k in sorted(out)}
 
 

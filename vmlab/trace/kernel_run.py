@@ -55,6 +55,10 @@ class TraceConfig:
     duration_s: float | None
     source: str = "trace"
     path: str | None = None
+    #: the host's cores the guest's vCPU threads ran on (None: unknown, or a core per vCPU). The
+    #: files do not say it; `load_kernel_run` takes it as ``host_cpus`` and gives the shipped
+    #: recordings `vmlab.trace.shipped.SHIPPED_HOST_CORES` (data/kernel/README.md: "host | 2 cores")
+    host_cpus: int | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -64,7 +68,11 @@ class TraceConfig:
         return d
 
     def sim_config(self, platform=None, kernel: str | None = None, duration_s: float | None = None, **overrides):
-        """The model run configured like this recording (`SimConfig.for_kernel` of the nearest preset)."""
+        """The model run configured like this recording (`SimConfig.for_kernel` of the nearest preset).
+
+        A guest with more vCPUs than its host had cores (``host_cpus``, e.g. smp8: 8 vCPUs on the 2
+        host cores) is modelled overcommitted: ``SimConfig.host_cpus`` = the host's cores; with a
+        core per vCPU it stays None (the model's CPUs always run)."""
         from ..config import SimConfig
 
         k = kernel or self.kernel_preset
@@ -85,6 +93,8 @@ class TraceConfig:
                 kw[f] = int(v)
         if self.sequential_test_order is not None:
             kw["sequential_test_order"] = bool(self.sequential_test_order)
+        if self.host_cpus and self.ncpus > self.host_cpus:
+            kw["host_cpus"] = int(self.host_cpus)
         if duration_s is None:
             # the model stops when the tests are done; give it room (3x the recording, at least 2 s)
             duration_s = float(max(2, math.ceil(3.0 * (self.duration_s or 0.0))))

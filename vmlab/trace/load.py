@@ -179,8 +179,22 @@ def _nan_if_none(v):
     return np.nan if v is None or v is pd.NA else v
 
 
+def _host_cpus(host_cpus, trace_path) -> int | None:
+    if host_cpus is not None:
+        return int(host_cpus)
+    from .shipped import SHIPPED_DIR, SHIPPED_HOST_CORES
+
+    try:
+        if Path(trace_path).resolve().parent.parent == SHIPPED_DIR.resolve():
+            return SHIPPED_HOST_CORES
+    except OSError:
+        pass
+    return None
+
+
 def load_kernel_run(src, run: str | None = None, platform: str | None = None, events: Mapping[str, str] | None = None,
-                    lazy_field: str = "lazy", strict: bool = True, kernel: str | None = None) -> KernelRun:
+                    lazy_field: str = "lazy", strict: bool = True, kernel: str | None = None,
+                    host_cpus: int | None = None) -> KernelRun:
     """Load one recorded test_vmalloc run into a `KernelRun`.
 
     ``src`` is a directory (the shipped ``raw/<tag>/`` layout, ``<run>_trace.txt.gz``,
@@ -189,6 +203,9 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
     params files are told apart by name). ``run`` picks one run of a directory that holds several.
     ``platform`` names the machine (a `vmlab.platforms` preset) when the files do not say it
     (the shipped QEMU command line does); ``kernel`` overrides the release found in ``env.txt``.
+    ``host_cpus``: the host cores the guest ran on, which no file records (`TraceConfig.host_cpus`;
+    default: `vmlab.trace.shipped.SHIPPED_HOST_CORES` for a recording under ``data/kernel/raw``,
+    else None).
 
     The run's window starts at its start marker (events before it, e.g. the sampler warming up,
     stay in ``events`` but not in the tables) and ends with the trace. The summary:
@@ -443,6 +460,7 @@ def load_kernel_run(src, run: str | None = None, platform: str | None = None, ev
         nr_pages=params.get("nr_pages"), page_size=page_size,
         duration_s=(t_end - t0) / 1e9 if t_end > t0 else None,
         path=str(files["trace"]),
+        host_cpus=_host_cpus(host_cpus, files["trace"]),
     )
     extra = dict(files={k: str(v) for k, v in files.items()}, params=params, env=env, **pstat,
                  drain_unpaired_exit=dstat["unpaired_exit"], drain_unpaired_entry=dstat["unpaired_entry"],

@@ -9,6 +9,10 @@ from .load import load_kernel_run
 
 #: The repository's copy of the shipped recordings (raw/<tag>/<run>_trace.txt.gz, dmesg, params, ...).
 SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "kernel" / "raw"
+#: The host cores every shipped recording's QEMU ran on (data/kernel/README.md, "host | 2 cores (AMD
+#: EPYC, itself a VM)"; no file under raw/ records it: env.txt's nproc is the guest's). smp8's 8 vCPU
+#: threads shared them: `TraceConfig.sim_config` models it with ``host_cpus=2``.
+SHIPPED_HOST_CORES = 2
 
 
 def shipped_runs(root=None) -> list[tuple[str, str]]:
