@@ -137,3 +137,17 @@ def test_plot_host_overcommit():
     ax = fig.axes[0]
     assert {ln.get_gid() for ln in ax.lines} >= {"line:6.1", "line:5.0+threshold"}
     assert "host_cpus" in ax.get_xlabel() and fig.vmlab_metadata["title"]
+
+
+def test_the_explore_panel_exposes_host_cpus(engine_warm, tmp_path):
+    from vmlab.widgets import explore
+
+    p = explore(out_dir=tmp_path, kernel="6.1", platform="qemu-tcg", ncpus=2, workload="fix_size",
+                duration_s=0.25)
+    assert p.config().host_cpus is None and p.error is None
+    runs = p.runs
+    p.controls["host_cpus"].value = 1
+    assert p.error is None and p.runs == runs + 1 and p.config().host_cpus == 1
+    assert p.result.timeseries.steal_ns.iloc[-1] > 0
+    p.controls["host_cpus"].value = 4                  # more host cores than vCPUs: refused, named
+    assert p.error and "host_cpus" in p.error

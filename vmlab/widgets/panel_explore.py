@@ -144,6 +144,10 @@ class ExplorePanel(_Panel):
                      "lazy_drop", "lock_break"):       # described in vmlab.fields
             c[name] = field_control(name, getattr(cfg, name))
         c["lock_split"].indent = True
+        hosts = sorted({1, 2, 4, 8, 16, 32, 64, 128} | ({cfg.host_cpus} if cfg.host_cpus else set()))
+        c["host_cpus"] = W.Dropdown(options=[("a core per vCPU", None)] + [(f"{n} cores", n) for n in hosts],
+                                    value=cfg.host_cpus, description=FIELD["host_cpus"].label,
+                                    tooltip=FIELD["host_cpus"].tooltip())
         c["lazy_formula"] = W.Checkbox(value=cfg.lazy_max_pages is None, description="kernel formula",
                                        indent=True)
         lm = cfg.lazy_max_pages or r.lazy_max_pages
@@ -164,7 +168,7 @@ class ExplorePanel(_Panel):
         acc = W.Accordion(children=[details], selected_index=None)
         acc.set_title(0, "kernel details (changing one makes the era custom)")
         col1 = W.VBox([c["era"], c["policy"], c["threshold"], acc])
-        col2 = W.VBox([c["ncpus"], c["lazy_formula"], c["lazy_max"], self.lazy_note])
+        col2 = W.VBox([c["ncpus"], c["host_cpus"], c["lazy_formula"], c["lazy_max"], self.lazy_note])
         col3 = W.VBox([c["workload"], c["platform"], c["duration"], c["seed"]])
         controls = W.HBox([col1, col2, col3], layout=W.Layout(flex_flow="row wrap"))
         bottom = W.HBox([self.summary, self._make_export_box()],
@@ -177,7 +181,7 @@ class ExplorePanel(_Panel):
         for k in ERA_FIELDS:
             c[k].observe(self._on_detail, names="value")
         c["lazy_formula"].observe(self._on_formula, names="value")
-        for k in ("threshold", "ncpus", "lazy_max", "workload", "platform", "duration", "seed"):
+        for k in ("threshold", "ncpus", "host_cpus", "lazy_max", "workload", "platform", "duration", "seed"):
             c[k].observe(self._on_change, names="value")
         self._sync_enabled()
         self.update()
@@ -256,7 +260,7 @@ class ExplorePanel(_Panel):
             purge_mode=c["purge_mode"].value, lock_split=bool(c["lock_split"].value),
             test_set=c["test_set"].value, threshold_factor=_round3(c["threshold"].value),
             purge_lock=c["purge_lock"].value, lazy_drop=c["lazy_drop"].value, lock_break=c["lock_break"].value,
-            ncpus=int(c["ncpus"].value),
+            ncpus=int(c["ncpus"].value), host_cpus=c["host_cpus"].value,
             lazy_max_pages=None if c["lazy_formula"].value else int(round(c["lazy_max"].value)),
             workload=c["workload"].value, platform=c["platform"].value,
             duration_s=float(c["duration"].value), seed=c["seed"].value,
