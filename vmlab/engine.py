@@ -437,6 +437,15 @@ WS_PCPU = 22      # pcpu_alloc_test objects this worker holds
 WS_PCPU_SEEN = 23 # ... as last added to G_PCPU_OBJS
 N_WS = 24
 
+# _next_call's phases of a test repetition (W[w, WS_PHASE]); the order matters: a failed
+# allocation before PH_LOOP (in the set-up) jumps to PH_TEARDOWN
+PH_START = 0       # a repetition starts (pointer array of full_fit, long_busy, pcpu)
+PH_ARRAYS = 1      # full_fit: the junk pointer array
+PH_SETUP = 2       # set-up holds: long_busy's one-page areas, full_fit's ptr[i] / junk_ptr[i]
+PH_HOLES = 3       # full_fit: vfree(junk_ptr[i]) makes the holes
+PH_LOOP = 4        # the measured loop
+PH_TEARDOWN = 8    # pending kvfree, pcpu frees, held areas, arrays
+
 # per-task rows of TK
 TK_CPU = 0      # the CPU the task is pinned to
 TK_PC = 1       # program counter (W_*, K_*, PU_*)
@@ -1396,7 +1405,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
         ph = W[w, WS_PHASE]
         i = W[w, WS_I]
         # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
-        if W[w, WS_RING_N] > 0 and (HD[w, W[w, WS_RING_H]] <= t or ph == 8):
+        if W[w, WS_RING_N] > 0 and (HD[w, W[w, WS_RING_H]] <= t or ph == PH_TEARDOWN):
             kind = OP_FREE
             W[w, WS_OP_KEY] = H[w, W[w, WS_RING_H]]
             W[w, WS_RING_H] = (W[w, WS_RING_H] + 1) % hold_cap
@@ -1404,7 +1413,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             break
         W[w, WS_OP_GUARD] = 1
         W[w, WS_OP_ALIGN] = 1
-        if ph == 0:
+        if ph == PH_START:
             # a repetition starts
             if W[w, WS_REP] == 0:
                 W[w, WS_T0] = t
@@ -1413,14 +1422,14 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             W[w, WS_I] = 0
             W[w, WS_SUB] = 0
             W[w, WS_HN] = 0
-            W[w, WS_PHASE] = 2
+            W[w, WS_PHASE] = PH_SETUP
             if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
                 # ptr = vmalloc(sizeof(void *) * n)
                 n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
                 kind = OP_ALLOC
                 W[w, WS_OP_SIZE] = (n * 8 + page_size - 1) // page_size
                 W[w, WS_OP_DST] = DST_ARR1
-                W[w, WS_PHASE] = 1
+                W[w, WS_PHASE] = PH_ARRAYS
                 if tb == T_FULL_FIT:
                     for j in range(2 * junk):
                         H[w, j] = -1
@@ -1428,16 +1437,16 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             if continue_:
                 continue
             break
-        if ph == 1:
+        if ph == PH_ARRAYS:
             # full_fit: junk_ptr = vmalloc(...)
-            W[w, WS_PHASE] = 2
+            W[w, WS_PHASE] = PH_SETUP
             if tb == T_FULL_FIT:
                 kind = OP_ALLOC
                 W[w, WS_OP_SIZE] = (junk * 8 + page_size - 1) // page_size
                 W[w, WS_OP_DST] = DST_ARR2
                 break
             continue
-        if ph == 2:
+        if ph == PH_SETUP:
             # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
             if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
                 kind = OP_ALLOC
@@ -1452,9 +1461,9 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 W[w, WS_I] = i + 1
                 break
             W[w, WS_I] = 0
-            W[w, WS_PHASE] = 3
+            W[w, WS_PHASE] = PH_HOLES
             continue
-        if ph == 3:
+        if ph == PH_HOLES:
             # full_fit: vfree(junk_ptr[i]) makes the holes
             if tb == T_FULL_FIT and i < junk:
                 W[w, WS_I] = i + 1
@@ -1465,9 +1474,9 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                     break
                 continue
             W[w, WS_I] = 0
-            W[w, WS_PHASE] = 4
+            W[w, WS_PHASE] = PH_LOOP
             continue
-        if ph == 4:
+        if ph == PH_LOOP:
             # the measured loop
             n_iter = loops
             if tb == T_ALIGN_SHIFT:
@@ -1477,7 +1486,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             if W[w, WS_FAIL] or i >= n_iter:
                 W[w, WS_I] = 0
                 W[w, WS_SUB] = 0
-                W[w, WS_PHASE] = 8
+                W[w, WS_PHASE] = PH_TEARDOWN
                 continue
             sub = W[w, WS_SUB]
             if tb == T_LONG_BUSY:
@@ -1589,7 +1598,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             W[w, WS_I] = i + 1
             TT[w, tpos, TT_LOOPS] += 1
             break
-        if ph == 8:
+        if ph == PH_TEARDOWN:
             # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
             if tb == T_PCPU and i == 0:
                 W[w, WS_I] = 1
@@ -1630,7 +1639,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 TT[w, tpos, TT_FAILED] += 1
             else:
                 TT[w, tpos, TT_PASSED] += 1
-            W[w, WS_PHASE] = 0
+            W[w, WS_PHASE] = PH_START
             W[w, WS_REP] += 1
             if W[w, WS_REP] >= repeats:
                 TT[w, tpos, TT_TIME] += t - W[w, WS_T0]
@@ -1765,7 +1774,7 @@ def _map_tables(bits, first, last):
     return new
 
 
-# loop state kept in the K array between _loop calls (LS_*)
+# loop state kept in the K array between _loop calls (LS_*; see LOOP_CACHED below)
 LS_HN = 0
 LS_SEQ = 1
 LS_NLZ = 2
@@ -1806,6 +1815,26 @@ LS_PU_HYST = 36     # hysteresis: 1 while above the high mark and not yet back b
 LS_PU_SINCE = 37    # purge-list entries freed since the last time the lock was dropped
 LS_PU_DONE = 38     # purge-list entries freed by the running purge
 N_LS = 39
+
+# How each LS_ slot lives in `_loop`. Cached slots are copied into a local of the given name at
+# the top of `_loop` (``name = K[LS_X]``, or ``K[LS_X] != 0`` for a flag) and written back at its
+# single exit (``K[LS_X] = name``, or ``1 if name else 0``); the hot scalars. K-resident slots are
+# never copied: the loop and its helpers read and write ``K[LS_X]`` where they use it.
+# tests/test_loop_state.py parses `_loop` and checks it against these two lists, so a slot read
+# at the top and not saved at the exit (or the reverse), or an LS_ constant in neither, fails.
+LOOP_CACHED = (
+    (LS_HN, "hn"), (LS_SEQ, "seq"), (LS_NLZ, "nlz"), (LS_NSTEAL, "nsteal"), (LS_NPR, "npr"),
+    (LS_KW_PENDING, "kw_pending"), (LS_KW_ACTIVE, "kw_active"), (LS_M_HOLDER, "m_holder"),
+    (LS_MQ_H, "mq_h"), (LS_MQ_N, "mq_n"), (LS_PU_TASK, "pu_task"), (LS_PU_I, "pu_i"),
+    (LS_PU_START, "pu_start"), (LS_PU_WALK, "pu_walk"), (LS_PU_FREE0, "pu_free0"),
+    (LS_PU_YIELDS, "pu_yields"), (LS_PU_MAXHOLD, "pu_maxhold"), (LS_PU_PAGES, "pu_pages"),
+    (LS_PU_ENTRIES, "pu_entries"), (LS_PU_LAZY0, "pu_lazy0"), (LS_PU_DECIDE, "pu_decide"),
+    (LS_PU_FLUSH, "pu_flush"), (LS_PU_WORK, "pu_work"), (LS_PU_BATCH, "pu_batch"),
+    (LS_NEXT_SAMPLE, "next_sample"), (LS_ISAMPLE, "isample"), (LS_EVENTS, "events"),
+    (LS_WORKERS_LEFT, "workers_left"), (LS_T, "t"), (LS_STOP, "stop"), (LS_ERR, "err"),
+    (LS_INLINE_T, "inline_t"), (LS_TASK, "task"), (LS_INLINE, "inline"),
+)
+LOOP_K_RESIDENT = (LS_LZ_SWAP, LS_STARTED, LS_PU_HYST, LS_PU_SINCE, LS_PU_DONE)
 
 LOOP_DONE = 0   # _loop: the run has ended
 LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
@@ -2207,8 +2236,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     S[S_ALLOC_FAIL] += 1
                     W[w, WS_FAIL] = 1
                     W[w, WS_SUB] = 0
-                    if W[w, WS_PHASE] < 4:
-                        W[w, WS_PHASE] = 8
+                    if W[w, WS_PHASE] < PH_LOOP:
+                        W[w, WS_PHASE] = PH_TEARDOWN
                         W[w, WS_I] = 0
                     TK[TK_PC, w] = W_OP
                     nt = t
