@@ -2656,7 +2656,7 @@ def _no_policy():
     return _NO_POLICY[0]
 
 
-def run(P, orders, policy_fn=None):
+def run(P, orders, policy_fn=None, *, _grow_step=0):
     """Simulate one configuration. See the module docstring for what is modelled.
 
     P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded);
@@ -2667,6 +2667,9 @@ def run(P, orders, policy_fn=None):
     The arrays are allocated here, by numpy: zeroed pages cost nothing until written (the stress
     mode's hold rings are 64k entries per worker, mostly unused). `_loop` runs the events and
     returns when an array may fill up; it is grown here and the loop goes on.
+    ``_grow_step`` (tests only, tests/test_grow.py): > 0 starts the growable arrays (areas, tree,
+    purge lists, purge records) nearly empty and grows them by that many rows at a time instead of
+    doubling, so `_loop` returns LOOP_GROW every few events; the outputs must not change.
     """
     _compile_kernels()
     if policy_fn is None:
@@ -2683,7 +2686,12 @@ def run(P, orders, policy_fn=None):
     # outputs
     S = np.zeros(N_S, i64)
     TS = np.zeros((int(P[P_DURATION] // P[P_SAMPLE_NS]) + 1, N_TS), np.float64)
-    PR = np.zeros((N_PR, 256), i64)
+    cap0 = 4 if _grow_step > 0 else 1024     # initial rows of the growable arrays
+
+    def more(n):
+        return n + _grow_step if _grow_step > 0 else 2 * n
+
+    PR = np.zeros((N_PR, 256 if _grow_step <= 0 else cap0), i64)
     hist = np.zeros((N_HIST, N_BUCKETS), i64)
     hmax = np.zeros(N_HIST, i64)
     TT = np.zeros((nw, ntests, N_TT), i64)
@@ -2691,9 +2699,9 @@ def run(P, orders, policy_fn=None):
     # address space: run-wide scalars (G_*), the free-segment treap (row 0 a header, node 1 the
     # whole range; kept larger than the area table), the area table, their recycled ids
     G = np.zeros(N_G, i64)
-    T = np.zeros((1024 + 8, N_F), i64)
+    T = np.zeros((cap0 + 8, N_F), i64)
     pool = np.zeros(T.shape[0], i64)
-    A = np.zeros((1024, N_A), i64)
+    A = np.zeros((cap0, N_A), i64)
     apool = np.zeros(A.shape[0], i64)
     al = int(P[P_THREAD_ALIGN])         # AL of F_MAXAL: fix_align_alloc_test's alignment
     T[T_HEADER, F_KEY] = al
@@ -2713,8 +2721,8 @@ def run(P, orders, policy_fn=None):
     pte_bits = np.zeros(va_pages // (512 * 64) + 2, np.uint64)
     pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, np.uint64)
     # lazy (purge) list in free order (an llist is LIFO) and the stolen batch: they swap roles
-    lz0 = np.zeros(1024, i64)
-    lz1 = np.zeros(1024, i64)
+    lz0 = np.zeros(cap0, i64)
+    lz1 = np.zeros(cap0, i64)
 
     # tasks (workers, then the drain_vmap_work kworker), CPUs, locks (0 = vmap_area_lock,
     # 1 = free_vmap_area_lock), the purge mutex's sleepers, the event heap
@@ -2750,20 +2758,20 @@ def run(P, orders, policy_fn=None):
                 prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP,
                 CK, RS, policy_fn) == LOOP_GROW:
         if G[G_AN] + 2 >= A.shape[0]:
-            A = _grown(A, 2 * A.shape[0])
+            A = _grown(A, more(A.shape[0]))
             apool = _grown(apool, A.shape[0])
         if G[G_TN] + 4 >= T.shape[0] or T.shape[0] < A.shape[0] + 8:
-            T = _grown(T, max(2 * T.shape[0], A.shape[0] + 8))
+            T = _grown(T, max(more(T.shape[0]), A.shape[0] + 8))
             pool = _grown(pool, T.shape[0])
             if check:
                 CK = _grown(CK, max(T.shape[0], CK.shape[1]), axis=1)
         if K[LS_NLZ] + 2 >= lz0.shape[0]:
-            lz0 = _grown(lz0, 2 * lz0.shape[0])
+            lz0 = _grown(lz0, more(lz0.shape[0]))
             lz1 = _grown(lz1, lz0.shape[0])
             if RS.shape[1] < lz0.shape[0]:
                 RS = _grown(RS, lz0.shape[0], axis=1)
         if K[LS_NPR] + 2 >= PR.shape[1]:
-            PR = _grown(PR, 2 * PR.shape[1], axis=1)
+            PR = _grown(PR, more(PR.shape[1]), axis=1)
 
     t, npr, isample = int(K[LS_T]), int(K[LS_NPR]), int(K[LS_ISAMPLE])
     workers_left, err = int(K[LS_WORKERS_LEFT]), int(K[LS_ERR])
