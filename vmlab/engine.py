@@ -1774,6 +1774,37 @@ def _map_tables(bits, first, last):
     return new
 
 
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _sample(P, TS, i, t, G, PR, npr, LK, purging):
+    """The sampler's event: row i of the time series (TS_*) at time t; also frees the vmap_area
+    objects whose RCU grace period has ended. purging: a purge is running."""
+    ncpus = P[P_NCPUS]
+    va_obj = P[P_VA_OBJ]
+    page_size = P[P_PAGE_SIZE]
+    base_mem = P[P_BASE_MEM]
+    pcpu_unit = P[P_PCPU_OBJ] * ncpus
+    host = P[P_HOST_CPUS]
+    TS[i, TS_LAZY] = G[G_LAZY_NR]
+    TS[i, TS_LAZY_AREAS] = G[G_LAZY_AREAS]
+    TS[i, TS_BUSY_AREAS] = G[G_BUSY_N]
+    TS[i, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
+    TS[i, TS_HIGHWATER] = G[G_HIGHWATER] - P[P_VA_START]
+    _rcu_drain(G, PR, npr, t, P[P_RCU_DELAY])
+    TS[i, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
+    TS[i, TS_MEM_BASE] = base_mem
+    TS[i, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
+    TS[i, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
+    TS[i, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
+    TS[i, TS_MEM_PT] = G[G_PT_PAGES] * page_size
+    TS[i, TS_PURGE_ACTIVE] = 1 if purging else 0
+    TS[i, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if P[P_LOCK_SPLIT] else 0)
+    if host != 0:
+        st_ns = 0
+        for c in range(ncpus):
+            st_ns += _vcpu_off(c, t, ncpus, host, P[P_HOST_SLICE])
+        TS[i, TS_STEAL] = st_ns
+
+
 # loop state kept in the K array between _loop calls (LS_*; see LOOP_CACHED below)
 LS_HN = 0
 LS_SEQ = 1
@@ -2022,26 +2053,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
         # ---------------------------------------------------------------- sampler
         if task == SAMPLER:
             if isample < n_samples:
-                hwp = G[G_HIGHWATER] - va_start
-                TS[isample, TS_LAZY] = G[G_LAZY_NR]
-                TS[isample, TS_LAZY_AREAS] = G[G_LAZY_AREAS]
-                TS[isample, TS_BUSY_AREAS] = G[G_BUSY_N]
-                TS[isample, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
-                TS[isample, TS_HIGHWATER] = hwp
-                _rcu_drain(G, PR, npr, t, c_rcu)
-                TS[isample, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
-                TS[isample, TS_MEM_BASE] = base_mem
-                TS[isample, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
-                TS[isample, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
-                TS[isample, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
-                TS[isample, TS_MEM_PT] = G[G_PT_PAGES] * page_size
-                TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
-                TS[isample, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if lock_split else 0)
-                if host != 0:
-                    st_ns = 0
-                    for c in range(ncpus):
-                        st_ns += _vcpu_off(c, t, ncpus, host, host_slice)
-                    TS[isample, TS_STEAL] = st_ns
+                _sample(P, TS, isample, t, G, PR, npr, LK, pu_task >= 0)
                 isample += 1
             next_sample += sample_ns
             if next_sample <= duration:
