@@ -2,7 +2,7 @@
 
 Prints one line per measurement and, last, exactly::
 
-    RESULT ops_per_s=<float> simpy_ratio=<float> realtime_factor=<float> ipi_ops_ratio=<float>
+    RESULT ops_per_s=<float> simpy_ratio=<float> realtime_factor=<float> ipi_ops_ratio=<float> event_cost_ratio=<float>
 
 * ``ops_per_s``: allocs + frees simulated per wall second, hikey960 stress with the seed's
   experiment (5.0+threshold: the list allocator with the threshold; called "5.1" before the era
@@ -17,6 +17,10 @@ Prints one line per measurement and, last, exactly::
 * ``ipi_ops_ratio``: ops/s of 6.1 stress on x86-server (8 CPUs) with the TLB-flush IPI stall of the
   other CPUs (the platform's ``tlb_flush_ipi=True``) over the same run without it, runs alternated
   in this process (the stall's bookkeeping must not cost more than 10 %: ratio >= 0.9).
+* ``event_cost_ratio``: ns per event of the engine (wall / ``summary.events``, hikey960 6.1 stress,
+  8 CPUs, best of the runs) over ns per event of a bare numba loop on the engine's own event heap
+  (`engine._heap_pop` / `_heap_push` only, as many tasks, as many events): what an event costs
+  beyond its scheduling.
 
 Also reports the cold compile (fresh cache directory) and a cached import-plus-first-call time.
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick]``.
@@ -49,6 +53,72 @@ def first_call_seconds(cache_dir: str | None) -> float:
     out = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,
                          capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
+
+
+_BARE: list = []
+
+
+def _bare_heap_loop():
+    """A jitted loop on the engine's heap: pop the earliest event, push its task back a pseudo-random
+    1-1024 ns later. Returns the last time (so the work is not optimised away)."""
+    if not _BARE:
+        import numpy as np  # noqa: F401
+        from numba import njit
+
+        from vmlab import engine as E
+        E._compile_kernels()
+        push, pop = E._heap_push, E._heap_pop
+
+        @njit(cache=False, _nrt=False)
+        def loop(HP, ntask, n_events):
+            hn = 0
+            seq = 0
+            for task in range(ntask):
+                hn = push(HP, hn, 0, seq, task)
+                seq += 1
+            x = 0x9E3779B97F4A7C15
+            t = 0
+            for _ in range(n_events):
+                t = HP[0, 0]
+                task = HP[0, 2]
+                hn = pop(HP, hn)
+                x ^= x << 13
+                x ^= x >> 7
+                x ^= x << 17
+                hn = push(HP, hn, t + 1 + (x & 1023), seq, task)
+                seq += 1
+            return t
+
+        _BARE.append(loop)
+    return _BARE[0]
+
+
+def event_cost(dur: float, reps: int) -> float:
+    """Print and return the engine's ns per event over the bare heap loop's (6.1 stress, 8 CPUs)."""
+    import time
+
+    import numpy as np
+
+    from vmlab import SimConfig, simulate
+    from vmlab import engine as E
+    cfg = SimConfig.for_kernel("6.1", platform="hikey960", ncpus=8, workload="stress", duration_s=dur)
+    runs = [simulate(cfg) for _ in range(max(3, reps))]
+    engine_ns = min(r.summary.wall_s / r.summary.events for r in runs) * 1e9
+    events = runs[0].summary.events
+    P, _, _ = cfg.engine_inputs()
+    ntask = int(P[E.P_NWORK]) + 2            # the workers, the kworker, the sampler
+    loop = _bare_heap_loop()
+    HP = np.zeros((2 * ntask + 8, 3), np.int64)
+    loop(HP, ntask, 10)                      # compile
+    best = float("inf")
+    for _ in range(max(3, reps)):
+        t0 = time.perf_counter()
+        loop(HP, ntask, events)
+        best = min(best, time.perf_counter() - t0)
+    bare_ns = best / events * 1e9
+    print(f"event cost, hikey960 6.1 stress 8 CPUs ({events} events, {ntask} tasks): engine "
+          f"{engine_ns:.1f} ns/event, bare heap loop {bare_ns:.1f} ns/event, ratio {engine_ns / bare_ns:.2f}")
+    return engine_ns / bare_ns
 
 
 def median_of(fn, repeats):
@@ -126,8 +196,9 @@ def main() -> None:
     print(f"x86-server 6.1 stress 8 CPUs: {statistics.median(rates['ipi']) / 1e6:.2f} M ops/s with the IPI "
           f"stall ({stall / 1e6:.1f} ms stalled), {statistics.median(rates['no-ipi']) / 1e6:.2f} M without: "
           f"ratio {ipi_ratio:.3f}")
+    ratio = event_cost(dur, reps)
     print(f"RESULT ops_per_s={ops_s:.1f} simpy_ratio={e / s:.1f} realtime_factor={rt:.2f} "
-          f"ipi_ops_ratio={ipi_ratio:.3f}")
+          f"ipi_ops_ratio={ipi_ratio:.3f} event_cost_ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -437,6 +437,15 @@ WS_PCPU = 22      # pcpu_alloc_test objects this worker holds
 WS_PCPU_SEEN = 23 # ... as last added to G_PCPU_OBJS
 N_WS = 24
 
+# _next_call's phases of a test repetition (W[w, WS_PHASE]); the order matters: a failed
+# allocation before PH_LOOP (in the set-up) jumps to PH_TEARDOWN
+PH_START = 0       # a repetition starts (pointer array of full_fit, long_busy, pcpu)
+PH_ARRAYS = 1      # full_fit: the junk pointer array
+PH_SETUP = 2       # set-up holds: long_busy's one-page areas, full_fit's ptr[i] / junk_ptr[i]
+PH_HOLES = 3       # full_fit: vfree(junk_ptr[i]) makes the holes
+PH_LOOP = 4        # the measured loop
+PH_TEARDOWN = 8    # pending kvfree, pcpu frees, held areas, arrays
+
 # per-task rows of TK
 TK_CPU = 0      # the CPU the task is pinned to
 TK_PC = 1       # program counter (W_*, K_*, PU_*)
@@ -1396,7 +1405,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
         ph = W[w, WS_PHASE]
         i = W[w, WS_I]
         # kvfree_rcu: pending vfree's run once due (and all of them at teardown)
-        if W[w, WS_RING_N] > 0 and (HD[w, W[w, WS_RING_H]] <= t or ph == 8):
+        if W[w, WS_RING_N] > 0 and (HD[w, W[w, WS_RING_H]] <= t or ph == PH_TEARDOWN):
             kind = OP_FREE
             W[w, WS_OP_KEY] = H[w, W[w, WS_RING_H]]
             W[w, WS_RING_H] = (W[w, WS_RING_H] + 1) % hold_cap
@@ -1404,7 +1413,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             break
         W[w, WS_OP_GUARD] = 1
         W[w, WS_OP_ALIGN] = 1
-        if ph == 0:
+        if ph == PH_START:
             # a repetition starts
             if W[w, WS_REP] == 0:
                 W[w, WS_T0] = t
@@ -1413,14 +1422,14 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             W[w, WS_I] = 0
             W[w, WS_SUB] = 0
             W[w, WS_HN] = 0
-            W[w, WS_PHASE] = 2
+            W[w, WS_PHASE] = PH_SETUP
             if tb == T_FULL_FIT or tb == T_LONG_BUSY or tb == T_PCPU:
                 # ptr = vmalloc(sizeof(void *) * n)
                 n = junk if tb == T_FULL_FIT else (LONG_BUSY_HELD if tb == T_LONG_BUSY else PCPU_ALLOCS)
                 kind = OP_ALLOC
                 W[w, WS_OP_SIZE] = (n * 8 + page_size - 1) // page_size
                 W[w, WS_OP_DST] = DST_ARR1
-                W[w, WS_PHASE] = 1
+                W[w, WS_PHASE] = PH_ARRAYS
                 if tb == T_FULL_FIT:
                     for j in range(2 * junk):
                         H[w, j] = -1
@@ -1428,16 +1437,16 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             if continue_:
                 continue
             break
-        if ph == 1:
+        if ph == PH_ARRAYS:
             # full_fit: junk_ptr = vmalloc(...)
-            W[w, WS_PHASE] = 2
+            W[w, WS_PHASE] = PH_SETUP
             if tb == T_FULL_FIT:
                 kind = OP_ALLOC
                 W[w, WS_OP_SIZE] = (junk * 8 + page_size - 1) // page_size
                 W[w, WS_OP_DST] = DST_ARR2
                 break
             continue
-        if ph == 2:
+        if ph == PH_SETUP:
             # set-up holds: long_busy 15000 one-page areas; full_fit ptr[i], junk_ptr[i]
             if tb == T_LONG_BUSY and i < LONG_BUSY_HELD:
                 kind = OP_ALLOC
@@ -1452,9 +1461,9 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 W[w, WS_I] = i + 1
                 break
             W[w, WS_I] = 0
-            W[w, WS_PHASE] = 3
+            W[w, WS_PHASE] = PH_HOLES
             continue
-        if ph == 3:
+        if ph == PH_HOLES:
             # full_fit: vfree(junk_ptr[i]) makes the holes
             if tb == T_FULL_FIT and i < junk:
                 W[w, WS_I] = i + 1
@@ -1465,9 +1474,9 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                     break
                 continue
             W[w, WS_I] = 0
-            W[w, WS_PHASE] = 4
+            W[w, WS_PHASE] = PH_LOOP
             continue
-        if ph == 4:
+        if ph == PH_LOOP:
             # the measured loop
             n_iter = loops
             if tb == T_ALIGN_SHIFT:
@@ -1477,7 +1486,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             if W[w, WS_FAIL] or i >= n_iter:
                 W[w, WS_I] = 0
                 W[w, WS_SUB] = 0
-                W[w, WS_PHASE] = 8
+                W[w, WS_PHASE] = PH_TEARDOWN
                 continue
             sub = W[w, WS_SUB]
             if tb == T_LONG_BUSY:
@@ -1589,7 +1598,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
             W[w, WS_I] = i + 1
             TT[w, tpos, TT_LOOPS] += 1
             break
-        if ph == 8:
+        if ph == PH_TEARDOWN:
             # tear-down: pending kvfree (above), pcpu frees, held areas, arrays
             if tb == T_PCPU and i == 0:
                 W[w, WS_I] = 1
@@ -1630,7 +1639,7 @@ def _next_call(w, t, P, orders, W, H, HD, TT, rng):
                 TT[w, tpos, TT_FAILED] += 1
             else:
                 TT[w, tpos, TT_PASSED] += 1
-            W[w, WS_PHASE] = 0
+            W[w, WS_PHASE] = PH_START
             W[w, WS_REP] += 1
             if W[w, WS_REP] >= repeats:
                 TT[w, tpos, TT_TIME] += t - W[w, WS_T0]
@@ -1765,7 +1774,38 @@ def _map_tables(bits, first, last):
     return new
 
 
-# loop state kept in the K array between _loop calls (LS_*)
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _sample(P, TS, i, t, G, PR, npr, LK, purging):
+    """The sampler's event: row i of the time series (TS_*) at time t; also frees the vmap_area
+    objects whose RCU grace period has ended. purging: a purge is running."""
+    ncpus = P[P_NCPUS]
+    va_obj = P[P_VA_OBJ]
+    page_size = P[P_PAGE_SIZE]
+    base_mem = P[P_BASE_MEM]
+    pcpu_unit = P[P_PCPU_OBJ] * ncpus
+    host = P[P_HOST_CPUS]
+    TS[i, TS_LAZY] = G[G_LAZY_NR]
+    TS[i, TS_LAZY_AREAS] = G[G_LAZY_AREAS]
+    TS[i, TS_BUSY_AREAS] = G[G_BUSY_N]
+    TS[i, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
+    TS[i, TS_HIGHWATER] = G[G_HIGHWATER] - P[P_VA_START]
+    _rcu_drain(G, PR, npr, t, P[P_RCU_DELAY])
+    TS[i, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
+    TS[i, TS_MEM_BASE] = base_mem
+    TS[i, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
+    TS[i, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
+    TS[i, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
+    TS[i, TS_MEM_PT] = G[G_PT_PAGES] * page_size
+    TS[i, TS_PURGE_ACTIVE] = 1 if purging else 0
+    TS[i, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if P[P_LOCK_SPLIT] else 0)
+    if host != 0:
+        st_ns = 0
+        for c in range(ncpus):
+            st_ns += _vcpu_off(c, t, ncpus, host, P[P_HOST_SLICE])
+        TS[i, TS_STEAL] = st_ns
+
+
+# loop state kept in the K array between _loop calls (LS_*; see LOOP_CACHED below)
 LS_HN = 0
 LS_SEQ = 1
 LS_NLZ = 2
@@ -1806,6 +1846,26 @@ LS_PU_HYST = 36     # hysteresis: 1 while above the high mark and not yet back b
 LS_PU_SINCE = 37    # purge-list entries freed since the last time the lock was dropped
 LS_PU_DONE = 38     # purge-list entries freed by the running purge
 N_LS = 39
+
+# How each LS_ slot lives in `_loop`. Cached slots are copied into a local of the given name at
+# the top of `_loop` (``name = K[LS_X]``, or ``K[LS_X] != 0`` for a flag) and written back at its
+# single exit (``K[LS_X] = name``, or ``1 if name else 0``); the hot scalars. K-resident slots are
+# never copied: the loop and its helpers read and write ``K[LS_X]`` where they use it.
+# tests/test_loop_state.py parses `_loop` and checks it against these two lists, so a slot read
+# at the top and not saved at the exit (or the reverse), or an LS_ constant in neither, fails.
+LOOP_CACHED = (
+    (LS_HN, "hn"), (LS_SEQ, "seq"), (LS_NLZ, "nlz"), (LS_NSTEAL, "nsteal"), (LS_NPR, "npr"),
+    (LS_KW_PENDING, "kw_pending"), (LS_KW_ACTIVE, "kw_active"), (LS_M_HOLDER, "m_holder"),
+    (LS_MQ_H, "mq_h"), (LS_MQ_N, "mq_n"), (LS_PU_TASK, "pu_task"), (LS_PU_I, "pu_i"),
+    (LS_PU_START, "pu_start"), (LS_PU_WALK, "pu_walk"), (LS_PU_FREE0, "pu_free0"),
+    (LS_PU_YIELDS, "pu_yields"), (LS_PU_MAXHOLD, "pu_maxhold"), (LS_PU_PAGES, "pu_pages"),
+    (LS_PU_ENTRIES, "pu_entries"), (LS_PU_LAZY0, "pu_lazy0"), (LS_PU_DECIDE, "pu_decide"),
+    (LS_PU_FLUSH, "pu_flush"), (LS_PU_WORK, "pu_work"), (LS_PU_BATCH, "pu_batch"),
+    (LS_NEXT_SAMPLE, "next_sample"), (LS_ISAMPLE, "isample"), (LS_EVENTS, "events"),
+    (LS_WORKERS_LEFT, "workers_left"), (LS_T, "t"), (LS_STOP, "stop"), (LS_ERR, "err"),
+    (LS_INLINE_T, "inline_t"), (LS_TASK, "task"), (LS_INLINE, "inline"),
+)
+LOOP_K_RESIDENT = (LS_LZ_SWAP, LS_STARTED, LS_PU_HYST, LS_PU_SINCE, LS_PU_DONE)
 
 LOOP_DONE = 0   # _loop: the run has ended
 LOOP_GROW = 1   # _loop: an array is nearly full; grow it and call again
@@ -1993,26 +2053,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
         # ---------------------------------------------------------------- sampler
         if task == SAMPLER:
             if isample < n_samples:
-                hwp = G[G_HIGHWATER] - va_start
-                TS[isample, TS_LAZY] = G[G_LAZY_NR]
-                TS[isample, TS_LAZY_AREAS] = G[G_LAZY_AREAS]
-                TS[isample, TS_BUSY_AREAS] = G[G_BUSY_N]
-                TS[isample, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
-                TS[isample, TS_HIGHWATER] = hwp
-                _rcu_drain(G, PR, npr, t, c_rcu)
-                TS[isample, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
-                TS[isample, TS_MEM_BASE] = base_mem
-                TS[isample, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
-                TS[isample, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
-                TS[isample, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
-                TS[isample, TS_MEM_PT] = G[G_PT_PAGES] * page_size
-                TS[isample, TS_PURGE_ACTIVE] = 1 if pu_task >= 0 else 0
-                TS[isample, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if lock_split else 0)
-                if host != 0:
-                    st_ns = 0
-                    for c in range(ncpus):
-                        st_ns += _vcpu_off(c, t, ncpus, host, host_slice)
-                    TS[isample, TS_STEAL] = st_ns
+                _sample(P, TS, isample, t, G, PR, npr, LK, pu_task >= 0)
                 isample += 1
             next_sample += sample_ns
             if next_sample <= duration:
@@ -2207,8 +2248,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     S[S_ALLOC_FAIL] += 1
                     W[w, WS_FAIL] = 1
                     W[w, WS_SUB] = 0
-                    if W[w, WS_PHASE] < 4:
-                        W[w, WS_PHASE] = 8
+                    if W[w, WS_PHASE] < PH_LOOP:
+                        W[w, WS_PHASE] = PH_TEARDOWN
                         W[w, WS_I] = 0
                     TK[TK_PC, w] = W_OP
                     nt = t
@@ -2627,7 +2668,7 @@ def _no_policy():
     return _NO_POLICY[0]
 
 
-def run(P, orders, policy_fn=None):
+def run(P, orders, policy_fn=None, *, _grow_step=0):
     """Simulate one configuration. See the module docstring for what is modelled.
 
     P: int64[N_PARAMS] parameters; orders: int64[nworkers, ntests] test bit indices (-1 padded);
@@ -2638,6 +2679,9 @@ def run(P, orders, policy_fn=None):
     The arrays are allocated here, by numpy: zeroed pages cost nothing until written (the stress
     mode's hold rings are 64k entries per worker, mostly unused). `_loop` runs the events and
     returns when an array may fill up; it is grown here and the loop goes on.
+    ``_grow_step`` (tests only, tests/test_grow.py): > 0 starts the growable arrays (areas, tree,
+    purge lists, purge records) nearly empty and grows them by that many rows at a time instead of
+    doubling, so `_loop` returns LOOP_GROW every few events; the outputs must not change.
     """
     _compile_kernels()
     if policy_fn is None:
@@ -2654,7 +2698,12 @@ def run(P, orders, policy_fn=None):
     # outputs
     S = np.zeros(N_S, i64)
     TS = np.zeros((int(P[P_DURATION] // P[P_SAMPLE_NS]) + 1, N_TS), np.float64)
-    PR = np.zeros((N_PR, 256), i64)
+    cap0 = 4 if _grow_step > 0 else 1024     # initial rows of the growable arrays
+
+    def more(n):
+        return n + _grow_step if _grow_step > 0 else 2 * n
+
+    PR = np.zeros((N_PR, 256 if _grow_step <= 0 else cap0), i64)
     hist = np.zeros((N_HIST, N_BUCKETS), i64)
     hmax = np.zeros(N_HIST, i64)
     TT = np.zeros((nw, ntests, N_TT), i64)
@@ -2662,9 +2711,9 @@ def run(P, orders, policy_fn=None):
     # address space: run-wide scalars (G_*), the free-segment treap (row 0 a header, node 1 the
     # whole range; kept larger than the area table), the area table, their recycled ids
     G = np.zeros(N_G, i64)
-    T = np.zeros((1024 + 8, N_F), i64)
+    T = np.zeros((cap0 + 8, N_F), i64)
     pool = np.zeros(T.shape[0], i64)
-    A = np.zeros((1024, N_A), i64)
+    A = np.zeros((cap0, N_A), i64)
     apool = np.zeros(A.shape[0], i64)
     al = int(P[P_THREAD_ALIGN])         # AL of F_MAXAL: fix_align_alloc_test's alignment
     T[T_HEADER, F_KEY] = al
@@ -2684,8 +2733,8 @@ def run(P, orders, policy_fn=None):
     pte_bits = np.zeros(va_pages // (512 * 64) + 2, np.uint64)
     pmd_bits = np.zeros(va_pages // (262144 * 64) + 2, np.uint64)
     # lazy (purge) list in free order (an llist is LIFO) and the stolen batch: they swap roles
-    lz0 = np.zeros(1024, i64)
-    lz1 = np.zeros(1024, i64)
+    lz0 = np.zeros(cap0, i64)
+    lz1 = np.zeros(cap0, i64)
 
     # tasks (workers, then the drain_vmap_work kworker), CPUs, locks (0 = vmap_area_lock,
     # 1 = free_vmap_area_lock), the purge mutex's sleepers, the event heap
@@ -2721,20 +2770,20 @@ def run(P, orders, policy_fn=None):
                 prio_st, pte_bits, pmd_bits, lz0, lz1, TK, CP, rq, LK, lq, mq, W, H, HD, rng, HP,
                 CK, RS, policy_fn) == LOOP_GROW:
         if G[G_AN] + 2 >= A.shape[0]:
-            A = _grown(A, 2 * A.shape[0])
+            A = _grown(A, more(A.shape[0]))
             apool = _grown(apool, A.shape[0])
         if G[G_TN] + 4 >= T.shape[0] or T.shape[0] < A.shape[0] + 8:
-            T = _grown(T, max(2 * T.shape[0], A.shape[0] + 8))
+            T = _grown(T, max(more(T.shape[0]), A.shape[0] + 8))
             pool = _grown(pool, T.shape[0])
             if check:
                 CK = _grown(CK, max(T.shape[0], CK.shape[1]), axis=1)
         if K[LS_NLZ] + 2 >= lz0.shape[0]:
-            lz0 = _grown(lz0, 2 * lz0.shape[0])
+            lz0 = _grown(lz0, more(lz0.shape[0]))
             lz1 = _grown(lz1, lz0.shape[0])
             if RS.shape[1] < lz0.shape[0]:
                 RS = _grown(RS, lz0.shape[0], axis=1)
         if K[LS_NPR] + 2 >= PR.shape[1]:
-            PR = _grown(PR, 2 * PR.shape[1], axis=1)
+            PR = _grown(PR, more(PR.shape[1]), axis=1)
 
     t, npr, isample = int(K[LS_T]), int(K[LS_NPR]), int(K[LS_ISAMPLE])
     workers_left, err = int(K[LS_WORKERS_LEFT]), int(K[LS_ERR])
