@@ -322,14 +322,19 @@ class LabSession:
 
 
 # ---------------------------------------------------------------------------------------- the test
-@pytest.fixture   # per test: one sync Playwright per thread, so each browser test has its own session
-def lab():
+def require_browser():
+    """Fail under CI=true, skip elsewhere (naming what is missing), when Chromium or playwright is."""
     why = browser_missing()
     if why:
         if IN_CI:
             pytest.fail(f"CI=true but the browser test cannot run: {why}. .ci/run installs chromium "
                         f"(apt) and the test extras install playwright.")
-        pytest.skip(f"BROWSER TEST NOT RUN: {why}")
+        pytest.skip(f"BROWSER TEST NOT RUN: {why} (install Debian's chromium and the test extras)")
+
+
+@pytest.fixture   # per test: one sync Playwright per thread, so each browser test has its own session
+def lab():
+    require_browser()
     with LabSession() as s:
         yield s
 
@@ -397,11 +402,7 @@ def _small_policy_lab(dest: Path) -> Path:
 
 
 def test_policy_lab_notebook_in_chromium(tmp_path, monkeypatch):
-    why = browser_missing()
-    if why:
-        if IN_CI:
-            pytest.fail(f"CI=true but the browser test cannot run: {why}")
-        pytest.skip(f"BROWSER TEST NOT RUN: {why}")
+    require_browser()
     nb = _small_policy_lab(tmp_path / "src")
     monkeypatch.setenv("VMLAB_DATA_DIR", str(tmp_path / "data"))     # the search's runs (the kernel's env)
     with LabSession(notebook=nb, workdir=tmp_path / "lab") as lab:

@@ -599,6 +599,27 @@ def _vd(H, c, t0, work, ncpus, S):
     return _vcpu_delay(c, t0, work, ncpus, H, S)
 
 
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _held_until(S, c, t, hold, ncpus, H, HS):
+    """When a lock taken at t (ns) for `hold` ns of work on vCPU c is released: later by the time
+    the vCPU is descheduled meanwhile (lock-holder preemption, recorded in S_LHP_MAX)."""
+    if H == 0:
+        return t + hold
+    rel = _vcpu_delay(c, t, hold, ncpus, H, HS)
+    if rel - t - hold > S[S_LHP_MAX]:
+        S[S_LHP_MAX] = rel - t - hold
+    return rel
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+def _note_lhp(S, c, t0, t1, ncpus, H, HS):
+    """Record in S_LHP_MAX the time vCPU c was descheduled while holding a lock from t0 to t1 (ns)."""
+    if H != 0:
+        lhp = _vcpu_off(c, t1, ncpus, H, HS) - _vcpu_off(c, t0, ncpus, H, HS)
+        if lhp > S[S_LHP_MAX]:
+            S[S_LHP_MAX] = lhp
+
+
 @_kernel(A2, A1, I, I)
 def _hist_add(hist, hmax, kind, v):
     """Log histogram: bucket 1 + 8*floor(log2 v) + the next 3 bits of v (v >= 1 ns)."""
@@ -1790,12 +1811,13 @@ def _sample(P, TS, i, t, G, PR, npr, LK, purging):
     TS[i, TS_LIVE_PAGES] = G[G_LIVE_PAGES]
     TS[i, TS_HIGHWATER] = G[G_HIGHWATER] - P[P_VA_START]
     _rcu_drain(G, PR, npr, t, P[P_RCU_DELAY])
-    TS[i, TS_MEM] = _mem_bytes(G, base_mem, page_size, va_obj, pcpu_unit)
     TS[i, TS_MEM_BASE] = base_mem
     TS[i, TS_MEM_DATA] = G[G_LIVE_PAGES] * page_size
     TS[i, TS_MEM_PCPU] = G[G_PCPU_OBJS] * pcpu_unit
     TS[i, TS_MEM_VA_OBJ] = (G[G_BUSY_N] + G[G_LAZY_AREAS] + G[G_RCU_OBJS]) * va_obj
     TS[i, TS_MEM_PT] = G[G_PT_PAGES] * page_size
+    TS[i, TS_MEM] = (TS[i, TS_MEM_BASE] + TS[i, TS_MEM_DATA] + TS[i, TS_MEM_PCPU] + TS[i, TS_MEM_VA_OBJ]
+                     + TS[i, TS_MEM_PT])       # (= _mem_bytes, term by term)
     TS[i, TS_PURGE_ACTIVE] = 1 if purging else 0
     TS[i, TS_LOCK_WAITERS] = LK[LK_QN, 0] + (LK[LK_QN, 1] if P[P_LOCK_SPLIT] else 0)
     if host != 0:
@@ -2140,12 +2162,8 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             S[S_LIST_DESCENT] += 1
                     else:
                         hold = c_alloc_base + _ilog2(G[G_TN] - 1 - G[G_NPOOL]) * c_tree_level
-                    rel = t + hold
-                    if host != 0:
-                        # lock-holder preemption: the critical section stops while the vCPU is off
-                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
-                        if rel - t - hold > S[S_LHP_MAX]:
-                            S[S_LHP_MAX] = rel - t - hold
+                    # lock-holder preemption: the critical section stops while the vCPU is off
+                    rel = _held_until(S, cpu, t, hold, ncpus, host, host_slice)
                     hn, seq = _lock_release(lk, rel, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
                     if node == NIL:
@@ -2217,11 +2235,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     _hist_add(hist, hmax, H_LOCK_WAIT, t - TK[TK_REQ, w])
                     S[S_LOCK_ACQ] += 1
                     hold = c_tree_level * _ilog2(G[G_BUSY_N] + 1) + c_alloc_base // 2
-                    rel = t + hold
-                    if host != 0:
-                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
-                        if rel - t - hold > S[S_LHP_MAX]:
-                            S[S_LHP_MAX] = rel - t - hold
+                    rel = _held_until(S, cpu, t, hold, ncpus, host, host_slice)
                     hn, seq = _lock_release(L_AREA, rel, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
                     nt = _alloc_done(w, rel, W, TK, hist, hmax, c_map_page, c_touch, host, cpu, ncpus, host_slice)
@@ -2265,11 +2279,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     # costed by depth; the worker already knows its area id
                     x = W[w, WS_OP_KEY]
                     hold = c_lookup + _ilog2(G[G_BUSY_N] + G[G_LAZY_AREAS] + 1) * c_tree_level
-                    rel = t + hold
-                    if host != 0:
-                        rel = _vcpu_delay(cpu, t, hold, ncpus, host, host_slice)
-                        if rel - t - hold > S[S_LHP_MAX]:
-                            S[S_LHP_MAX] = rel - t - hold
+                    rel = _held_until(S, cpu, t, hold, ncpus, host, host_slice)
                     hn, seq = _lock_release(L_AREA, rel, c_handoff, LK, lq, HP, hn, seq)
                     _hist_add(hist, hmax, H_LOCK_HOLD, rel - t)
                     npg = 0
@@ -2436,10 +2446,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                             pu_yields += 1
                             K[LS_PU_SINCE] = 0
                             hold = tt - LK[LK_GRANT, lk]
-                            if host != 0:
-                                lhp = _vcpu_off(cpu, tt, ncpus, host, host_slice) - _vcpu_off(cpu, LK[LK_GRANT, lk], ncpus, host, host_slice)
-                                if lhp > S[S_LHP_MAX]:
-                                    S[S_LHP_MAX] = lhp
+                            _note_lhp(S, cpu, LK[LK_GRANT, lk], tt, ncpus, host, host_slice)
                             if hold > pu_maxhold:
                                 pu_maxhold = hold
                             _hist_add(hist, hmax, H_LOCK_HOLD, hold)
@@ -2477,10 +2484,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     c_entry = c_free_area
                     if allocator == ALLOC_TREE:
                         c_entry += c_tree_level * _ilog2(G[G_TN] - 1 - G[G_NPOOL])
-                    if host != 0:
-                        tt = _vcpu_delay(cpu, tt, c_entry, ncpus, host, host_slice)
-                    else:
-                        tt += c_entry
+                    tt = _vd(host, cpu, tt, c_entry, ncpus, host_slice)
                     pu_work += c_entry
                     K[LS_PU_DONE] += 1
                     K[LS_PU_SINCE] += 1
@@ -2512,10 +2516,7 @@ def _loop(P, orders, K, S, TS, PR, hist, hmax, TT, G, T, pool, A, apool, path, s
                     nt = tt
                 elif pu_i >= nsteal and pu_decide == 0 and not stop:
                     hold = tt - LK[LK_GRANT, lk]
-                    if host != 0:
-                        lhp = _vcpu_off(cpu, tt, ncpus, host, host_slice) - _vcpu_off(cpu, LK[LK_GRANT, lk], ncpus, host, host_slice)
-                        if lhp > S[S_LHP_MAX]:
-                            S[S_LHP_MAX] = lhp
+                    _note_lhp(S, cpu, LK[LK_GRANT, lk], tt, ncpus, host, host_slice)
                     if hold > pu_maxhold:
                         pu_maxhold = hold
                     _hist_add(hist, hmax, H_LOCK_HOLD, hold)

@@ -36,36 +36,54 @@ def _none(v):
     return None if isinstance(v, str) and v.lower() in ("formula", "none", "default") else v
 
 
-def load_grid(path: str | Path) -> dict:
-    """Read a grid file (see `GRID_DOC`): {name, base, grid, seeds, root_seed}."""
+def read_toml(path: Path, what: str, allowed: set[str]) -> dict:
+    """A TOML file's top-level table; GridError naming the file when it is missing, not TOML, or
+    has a top-level key outside ``allowed``. ``what`` names the kind of file in messages."""
     import tomllib
-    path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise GridError(f"{path}: no such grid file") from None
+        raise GridError(f"{path}: no such {what} file") from None
     except Exception as e:  # noqa: BLE001 - TOML syntax
         raise GridError(f"{path}: not valid TOML: {e}") from None
-    unknown = set(data) - {"name", "base", "grid", "root_seed"}
+    unknown = set(data) - allowed
     if unknown:
-        raise GridError(f"{path}: unknown top-level key(s) {sorted(unknown)}; allowed: name, root_seed, [base], [grid]")
+        raise GridError(f"{path}: unknown key(s) {sorted(unknown)} at the top level; allowed: {sorted(allowed)}")
+    return data
+
+
+def file_name(path: Path, data: dict) -> str:
+    """The file's ``name`` (default: the file's stem), a plain name usable as a directory."""
     name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise GridError(f"{path}: name={name!r} must be a plain name")
+    return name
+
+
+def base_config(path: Path, data: dict) -> SimConfig:
+    """The file's ``[base]`` table as a SimConfig (``kernel`` picks `SimConfig.for_kernel`)."""
     base_d = {k: _none(v) for k, v in dict(data.get("base", {})).items()}
-    grid = dict(data.get("grid", {}))
-    seeds = grid.pop("seeds", 1)
-    if not isinstance(seeds, int) or seeds < 1:
-        raise GridError(f"{path}: [grid] seeds={seeds!r} must be an integer >= 1")
     fields = set(SimConfig.field_names())
     for k in base_d:
         if k not in fields and k != "kernel":
             raise GridError(f"{path}: [base] {k} is not a SimConfig field")
     try:
         kernel = base_d.pop("kernel", None)
-        base = SimConfig.for_kernel(str(kernel), **base_d) if kernel is not None else SimConfig(**base_d)
+        return SimConfig.for_kernel(str(kernel), **base_d) if kernel is not None else SimConfig(**base_d)
     except (TypeError, ValueError) as e:
         raise GridError(f"{path}: [base] {e}") from None
+
+
+def load_grid(path: str | Path) -> dict:
+    """Read a grid file (see `GRID_DOC`): {name, base, grid, seeds, root_seed}."""
+    path = Path(path)
+    data = read_toml(path, "grid", {"name", "base", "grid", "root_seed"})
+    name = file_name(path, data)
+    grid = dict(data.get("grid", {}))
+    seeds = grid.pop("seeds", 1)
+    if not isinstance(seeds, int) or seeds < 1:
+        raise GridError(f"{path}: [grid] seeds={seeds!r} must be an integer >= 1")
+    base = base_config(path, data)
     for k, v in grid.items():
         if not isinstance(v, list):
             raise GridError(f"{path}: [grid] {k} must be a list, got {v!r}")

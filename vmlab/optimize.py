@@ -497,33 +497,13 @@ def load_optimize_file(path) -> dict:
     """Read an optimisation file (see `OPTIMIZE_DOC`): the keyword arguments of `optimize`
     (``base``, ``space``, ``objectives``, ``n_trials``, ``seed``, ``by``, ``name``, ``sampler``,
     ``batch_size``, ``seeds``). Every problem raises `vmlab.sweep.GridError` naming the file and key."""
-    import tomllib
-
-    from .grids import GridError, _none
+    from .grids import GridError, _none, base_config, file_name, read_toml
 
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise GridError(f"{path}: no such optimisation file") from None
-    except Exception as e:  # noqa: BLE001 - TOML syntax
-        raise GridError(f"{path}: not valid TOML: {e}") from None
-    top = {"name", "objectives", "n_trials", "seed", "sampler", "batch_size", "seeds", "base", "space", "by"}
-    unknown = set(data) - top
-    if unknown:
-        raise GridError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(top)}")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise GridError(f"{path}: name={name!r} must be a plain name")
-    base_d = {k: _none(v) for k, v in dict(data.get("base", {})).items()}
-    for k in base_d:
-        if k not in SimConfig.field_names() and k != "kernel":
-            raise GridError(f"{path}: [base] {k} is not a SimConfig field")
-    try:
-        kernel = base_d.pop("kernel", None)
-        base = SimConfig.for_kernel(str(kernel), **base_d) if kernel is not None else SimConfig(**base_d)
-    except (TypeError, ValueError) as e:
-        raise GridError(f"{path}: [base] {e}") from None
+    data = read_toml(path, "optimisation", {"name", "objectives", "n_trials", "seed", "sampler",
+                                            "batch_size", "seeds", "base", "space", "by"})
+    name = file_name(path, data)
+    base = base_config(path, data)
     space = {}
     for k, v in dict(data.get("space", {})).items():
         if isinstance(v, dict):
