@@ -1,8 +1,8 @@
 """`run` grows its arrays when `_loop` returns LOOP_GROW, and the run goes on exactly as before.
 
 ``run(..., _grow_step=k)`` starts the growable arrays (areas, tree, purge lists, purge records)
-nearly empty and grows them by k rows at a time, so `_loop` returns every few events and its
-saved scalars (`engine.LOOP_CACHED`) are restored each time. Every output must equal a normal run's.
+nearly empty and grows them by k rows at a time, so `_loop` returns every few events and is called
+again on its loop state (K) with the larger arrays. Every output must equal a normal run's.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ class _Counting:
 def test_growing_every_few_events_changes_nothing(name, monkeypatch):
     P, orders, _ = CONFIGS[name].engine_inputs()
     normal = E.run(P, orders)
-    counter = _Counting(E._loop)
-    monkeypatch.setattr(E, "_loop", counter)
+    counter = _Counting(E.driver._call_loop)
+    monkeypatch.setattr(E.driver, "_call_loop", counter)
     grown = E.run(P, orders, _grow_step=2)
     events = int(normal[0][E.S_EVENTS])
     assert events > 1000

@@ -1,24 +1,22 @@
-"""`_loop`'s scalars survive a LOOP_GROW return: every slot it caches in a local is read at the top
-and written back at the exit, and every LS_ slot is either cached or K-resident.
+"""The event loop keeps its state in K, and only there: `_loop` may return after any event
+(LOOP_GROW) and resume, so nothing it needs may live in a local across events.
 
-Parses `_loop`'s source (no compilation): the reads are its top-level ``name = K[LS_X]`` (or
-``K[LS_X] != 0``) statements, the writes its top-level ``K[LS_X] = name`` (or ``1 if name else 0``)
-ones, and both must be exactly `engine.LOOP_CACHED`.
+Parses the engine package's source (no compilation). tests/test_grow.py checks the behaviour
+(growth forced every few events changes no output); these catch the structural mistakes before a
+run does: a loop-state slot nobody writes or reads, and a copy of loop state kept in a local of
+`_loop` outside its event loop (the old save/restore at each return, which could miss a slot).
 """
 from __future__ import annotations
 
 import ast
 import inspect
 import textwrap
+from pathlib import Path
 
 from vmlab import engine as E
 
-LS_NAMES = {k: v for k, v in vars(E).items() if k.startswith("LS_")}
-
-
-def _loop_def() -> ast.FunctionDef:
-    src = textwrap.dedent(inspect.getsource(E._loop.py_func))
-    return ast.parse(src).body[0]
+LS_NAMES = {k: v for k, v in vars(E.layout).items() if k.startswith("LS_")}
+ENGINE_DIR = Path(E.__file__).parent
 
 
 def _k_slot(node) -> str | None:
@@ -29,83 +27,76 @@ def _k_slot(node) -> str | None:
     return None
 
 
-def _top_reads_writes(fn: ast.FunctionDef):
-    reads, writes = {}, {}
-    for st in fn.body:
-        if not isinstance(st, ast.Assign) or len(st.targets) != 1:
-            continue
-        tgt, val = st.targets[0], st.value
-        if isinstance(tgt, ast.Name):
-            if isinstance(val, ast.Compare):
-                val = val.left
-            slot = _k_slot(val)
-            if slot:
-                assert slot not in reads, f"{slot} read twice"
-                reads[slot] = tgt.id
-        elif (slot := _k_slot(tgt)) is not None:
-            if isinstance(val, ast.IfExp):
-                val = val.test
-            if isinstance(val, ast.Name):
-                assert slot not in writes, f"{slot} written twice"
-                writes[slot] = val.id
+def _slot_uses():
+    """(slots read, slots written) through ``K[LS_X]`` anywhere in the engine package."""
+    reads, writes = set(), set()
+    for path in sorted(ENGINE_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (slot := _k_slot(node)) is not None:
+                (writes if isinstance(node.ctx, ast.Store) else reads).add(slot)
+            if isinstance(node, ast.AugAssign) and (slot := _k_slot(node.target)):
+                reads.add(slot)     # K[LS_X] += 1 reads it too
     return reads, writes
 
 
-def _names(pairs):
-    inv = {v: k for k, v in LS_NAMES.items()}
-    return {inv[i]: name for i, name in pairs}
+def _loop_def() -> ast.FunctionDef:
+    src = textwrap.dedent(inspect.getsource(E.loop._loop.py_func))
+    return ast.parse(src).body[0]
 
 
 def test_ls_slots_are_distinct_and_dense():
     assert sorted(LS_NAMES.values()) == list(range(E.N_LS))
 
 
-def test_every_slot_is_cached_or_k_resident():
-    cached = {i for i, _ in E.LOOP_CACHED}
-    resident = set(E.LOOP_K_RESIDENT)
-    assert len(cached) == len(E.LOOP_CACHED), "a slot is cached twice"
-    assert not cached & resident
-    assert cached | resident == set(LS_NAMES.values())
-    assert len({n for _, n in E.LOOP_CACHED}) == len(E.LOOP_CACHED), "two slots share a local"
+def test_every_slot_is_written_and_read():
+    reads, writes = _slot_uses()
+    # LS_STOP/LS_T/... are also read by driver.run through K[E.LS_X]: count those reads too
+    driver_src = (ENGINE_DIR / "driver.py").read_text()
+    reads |= {k for k in LS_NAMES if f"K[{k}]" in driver_src}
+    assert set(LS_NAMES) - writes == set(), "slots never written"
+    assert set(LS_NAMES) - reads == set(), "slots never read"
 
 
-def test_cached_slots_are_read_at_the_top_and_written_at_the_exit():
-    reads, writes = _top_reads_writes(_loop_def())
-    want = _names(E.LOOP_CACHED)
-    assert reads == want, f"read at the top but not listed / listed but not read: {set(reads.items()) ^ set(want.items())}"
-    assert writes == want, f"written at the exit but not listed / listed but not written: {set(writes.items()) ^ set(want.items())}"
-
-
-def test_the_writes_come_after_the_loop_and_before_the_one_return():
+def test_loop_keeps_no_copy_of_its_state_outside_the_event_loop():
+    """Before its `while`, `_loop` may bind only names that do not change during a run (the Sim's
+    parts, values of P); a local holding K[LS_X] there would go stale at the first LOOP_GROW."""
     fn = _loop_def()
-    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
-    assert len(returns) == 1 and fn.body[-1] is returns[0], "_loop must have a single exit, its last statement"
-    i_while = max(i for i, st in enumerate(fn.body) if isinstance(st, ast.While))
-    _, writes = _top_reads_writes(fn)
-    tail = fn.body[i_while + 1:]
-    tail_slots = {_k_slot(st.targets[0]) for st in tail if isinstance(st, ast.Assign)}
-    assert set(writes) <= tail_slots
+    i_while = next(i for i, st in enumerate(fn.body) if isinstance(st, ast.While))
+    for st in fn.body[:i_while]:
+        if not isinstance(st, ast.Assign):
+            continue
+        for node in ast.walk(st.value):
+            assert _k_slot(node) is None, f"line {st.lineno}: {ast.unparse(st)} copies loop state"
 
 
-def test_k_resident_slots_are_never_cached_in_a_local():
+def test_loop_locals_read_from_k_are_bound_each_event():
+    """Inside the event loop, names bound from K (the event's time and task) are bound at the top
+    of every iteration, before anything uses them."""
     fn = _loop_def()
-    resident = {k for k, v in LS_NAMES.items() if v in E.LOOP_K_RESIDENT}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            val = node.value.left if isinstance(node.value, ast.Compare) else node.value
-            assert _k_slot(val) not in resident, f"{_k_slot(val)} is K-resident but copied to {node.targets[0].id}"
-    # and each is used somewhere in the engine, through K
-    src = inspect.getsource(E)
-    for k in resident:
-        assert f"K[{k}]" in src, k
+    lp = next(st for st in fn.body if isinstance(st, ast.While))
+    from_k = {}
+    for i, st in enumerate(lp.body):
+        if isinstance(st, ast.Assign) and any(_k_slot(n) for n in ast.walk(st.value)):
+            for tgt in ast.walk(st.targets[0]):
+                if isinstance(tgt, ast.Name):
+                    from_k[tgt.id] = i
+    assert from_k, "the event loop reads its event from K"
+    for name, i in from_k.items():
+        for st in lp.body[:i]:
+            used = {n.id for n in ast.walk(st) if isinstance(n, ast.Name)}
+            assert name not in used, f"{name} used before it is read from K in this iteration"
 
 
-def test_cached_locals_are_not_reassigned_from_k_in_the_loop():
-    """Inside the event loop a cached local is the truth; reading its K slot there would see a stale value."""
-    fn = _loop_def()
-    cached = set(_names(E.LOOP_CACHED))
-    loops = [st for st in fn.body if isinstance(st, ast.While)]
-    for lp in loops:
-        for node in ast.walk(lp):
-            slot = _k_slot(node)
-            assert slot not in cached, f"K[{slot}] used inside the loop, but the slot is cached in a local"
+def test_no_engine_function_is_long_or_takes_many_parameters():
+    """The house rule for the engine: functions a reader can hold in their head."""
+    too_long, too_many = [], []
+    for path in sorted(ENGINE_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > 150:
+                    too_long.append(f"{path.name}:{node.name} ({n} lines)")
+                if len(node.args.args) > 10:
+                    too_many.append(f"{path.name}:{node.name} ({len(node.args.args)} parameters)")
+    assert not too_long, too_long
+    assert not too_many, too_many

@@ -12,15 +12,16 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 MODEL_SERIES = "1"
-_MODEL_FILES = ("engine.py", "config.py", "platforms.py", "workloads.py", "result.py", "model.py", "policies.py")
+_MODEL_FILES = ("engine/*.py", "config.py", "platforms.py", "workloads.py", "result.py", "model.py", "policies.py")
 
 
 def _model_hash() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in _MODEL_FILES:
-        h.update(name.encode())
-        h.update((here / name).read_bytes())
+    for pattern in _MODEL_FILES:
+        for path in sorted(here.glob(pattern)):
+            h.update(path.relative_to(here).as_posix().encode())
+            h.update(path.read_bytes())
     return h.hexdigest()[:10]
 
 

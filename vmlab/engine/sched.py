@@ -1,0 +1,211 @@
+"""The event heap, the CPUs' run queues and the FIFO spinlocks (tests/test_sched.py)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from .layout import *  # noqa: F403 (index constants)
+from .jit import A2, I, _hist_add, _kernel, _step, _wrap
+from .host import _held_until, _note_lhp, _vd
+
+
+# ============================================================================ event heap
+@_kernel(A2, I, I, I, I)
+def _heap_push(HP, n, t, seq, task):
+    """Event heap HP: one row (time ns, sequence number, task) per event, ordered by (time,
+    sequence) so that ties break by insertion order. Returns the new size."""
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        if HP[p, 0] < t or (HP[p, 0] == t and HP[p, 1] < seq):
+            break
+        HP[i, 0] = HP[p, 0]
+        HP[i, 1] = HP[p, 1]
+        HP[i, 2] = HP[p, 2]
+        i = p
+    HP[i, 0] = t
+    HP[i, 1] = seq
+    HP[i, 2] = task
+    return n + 1
+
+
+@_kernel(A2, I)
+def _heap_pop(HP, n):
+    """Remove the root; the caller has read it. Returns the new size."""
+    n -= 1
+    t = HP[n, 0]
+    sq = HP[n, 1]
+    tk = HP[n, 2]
+    i = 0
+    while True:
+        l = 2 * i + 1
+        if l >= n:
+            break
+        c = l
+        r = l + 1
+        if r < n and (HP[r, 0] < HP[l, 0] or (HP[r, 0] == HP[l, 0] and HP[r, 1] < HP[l, 1])):
+            c = r
+        if t < HP[c, 0] or (t == HP[c, 0] and sq < HP[c, 1]):
+            break
+        HP[i, 0] = HP[c, 0]
+        HP[i, 1] = HP[c, 1]
+        HP[i, 2] = HP[c, 2]
+        i = c
+    HP[i, 0] = t
+    HP[i, 1] = sq
+    HP[i, 2] = tk
+    return n
+
+
+# ============================================================================ scheduler and locks
+@_kernel(I, I, I, I, A2, A2, A2, I, I)
+def _wake(task, c, t, delay, CP, rq, HP, hn, seq):
+    """Make `task` runnable on CPU c: run it if the CPU idles, else queue it and ask for a switch."""
+    if CP[CP_CUR, c] == -1:
+        CP[CP_CUR, c] = task
+        CP[CP_SLICE0, c] = t + delay
+        CP[CP_WAKEP, c] = 0
+        hn = _heap_push(HP, hn, t + delay, seq, task)
+        seq += 1
+    else:
+        cap = rq.shape[1]
+        rq[c, _wrap(CP[CP_RQ_H, c] + CP[CP_RQ_N, c], cap)] = task
+        CP[CP_RQ_N, c] += 1
+        CP[CP_WAKEP, c] = 1
+    return hn, seq
+
+
+@_kernel(I, I, I, A2, A2, A2, I, I)
+def _switch_to_next(c, t, delay, CP, rq, HP, hn, seq):
+    """CPU c gives itself to the next runnable task, or idles."""
+    if CP[CP_RQ_N, c] > 0:
+        cap = rq.shape[1]
+        nxt = rq[c, CP[CP_RQ_H, c]]
+        CP[CP_RQ_H, c] = _wrap(CP[CP_RQ_H, c] + 1, cap)
+        CP[CP_RQ_N, c] -= 1
+        CP[CP_CUR, c] = nxt
+        CP[CP_SLICE0, c] = t
+        CP[CP_WAKEP, c] = 0
+        hn = _heap_push(HP, hn, t + delay, seq, nxt)
+        seq += 1
+    else:
+        CP[CP_CUR, c] = -1
+    return hn, seq
+
+
+@_kernel(I, I, I, I, A2, A2, A2, A2, I, I)
+def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
+    """FIFO spinlock. Returns (granted, hn, seq).
+
+    LK[LK_HOLDER]: task id (held, release time not yet known), -1 (free from LK_REL on),
+    -2 (reserved: the queue head's grant event is in the heap). A queued task spins: it keeps its
+    CPU and has no event until its grant.
+    """
+    cap = lq.shape[1]
+    if TK[TK_WAIT, task]:
+        # our grant event: we are the queue head
+        LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, cap)
+        LK[LK_QN, lk] -= 1
+        TK[TK_WAIT, task] = 0
+        LK[LK_HOLDER, lk] = task
+        return True, hn, seq
+    TK[TK_REQ, task] = t
+    if LK[LK_QN, lk] == 0 and LK[LK_HOLDER, lk] == -1 and LK[LK_REL, lk] <= t:
+        LK[LK_HOLDER, lk] = task
+        return True, hn, seq
+    lq[lk, _wrap(LK[LK_QH, lk] + LK[LK_QN, lk], cap)] = task
+    LK[LK_QN, lk] += 1
+    TK[TK_WAIT, task] = 1
+    if LK[LK_QN, lk] == 1 and LK[LK_HOLDER, lk] == -1:
+        gt = LK[LK_REL, lk] + handoff
+        LK[LK_HOLDER, lk] = -2
+        hn = _heap_push(HP, hn, gt if gt > t else t, seq, task)
+        seq += 1
+    return False, hn, seq
+
+
+@_kernel(I, I, I, A2, A2, A2, I, I)
+def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
+    """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
+    LK[LK_REL, lk] = rel
+    if LK[LK_QN, lk] > 0:
+        LK[LK_HOLDER, lk] = -2
+        hn = _heap_push(HP, hn, rel + handoff, seq, lq[lk, LK[LK_QH, lk]])
+        seq += 1
+    else:
+        LK[LK_HOLDER, lk] = -1
+    return hn, seq
+
+
+# ============================================================================ the forms the steps use
+# The step handlers keep the heap's size and sequence number in the loop state (K[LS_HN],
+# K[LS_SEQ]) and pass the state as one Sim tuple; these wrap the functions above for them.
+@_step
+def _cost(X, cpu, t0, work):
+    """When `work` ns of CPU time started on `cpu` at t0 complete (ns): t0 + work, later while an
+    overcommitted guest's vCPU is descheduled."""
+    P = X.P
+    return _vd(P[P_HOST_CPUS], cpu, t0, work, P[P_NCPUS], P[P_HOST_SLICE])
+
+
+@_step
+def _push(X, t, task):
+    """An event for `task` at t (ns)."""
+    K = X.K
+    K[LS_HN] = _heap_push(X.sched.HP, K[LS_HN], t, K[LS_SEQ], task)
+    K[LS_SEQ] += 1
+
+
+@_step
+def _wake_on(X, task, cpu, t, delay):
+    """`task` becomes runnable on `cpu` at t, running `delay` ns later if the CPU idles."""
+    K, Q = X.K, X.sched
+    K[LS_HN], K[LS_SEQ] = _wake(task, cpu, t, delay, Q.CP, Q.rq, Q.HP, K[LS_HN], K[LS_SEQ])
+
+
+@_step
+def _switch_cpu(X, cpu, t):
+    """`cpu` switches to its next runnable task at t (a context switch later), or idles."""
+    K, Q = X.K, X.sched
+    K[LS_HN], K[LS_SEQ] = _switch_to_next(cpu, t, X.P[P_CTXSW], Q.CP, Q.rq, Q.HP, K[LS_HN], K[LS_SEQ])
+
+
+@_step
+def _acquire(X, lk, task, t):
+    """`task` asks for spinlock lk at t: True when it has it now (its wait is recorded), False when
+    it spins in the queue (its grant is its next event)."""
+    K, Q = X.K, X.sched
+    got, K[LS_HN], K[LS_SEQ] = _lock_request(lk, task, t, X.P[P_HANDOFF], Q.TK, Q.LK, Q.lq, Q.HP,
+                                             K[LS_HN], K[LS_SEQ])
+    if got:
+        _hist_add(X.out.hist, X.out.hmax, H_LOCK_WAIT, t - Q.TK[TK_REQ, task])
+        X.out.S[S_LOCK_ACQ] += 1
+    return got
+
+
+@_step
+def _release(X, lk, rel):
+    """Spinlock lk is released at `rel` (ns; may be ahead: the holder's critical section is costed)."""
+    K, Q = X.K, X.sched
+    K[LS_HN], K[LS_SEQ] = _lock_release(lk, rel, X.P[P_HANDOFF], Q.LK, Q.lq, Q.HP, K[LS_HN], K[LS_SEQ])
+
+
+@_step
+def _hold(X, lk, cpu, t, work):
+    """Lock lk, taken at t on `cpu`, is held for `work` ns of critical section and released
+    (later when the holder's vCPU is descheduled meanwhile). Returns the release time (ns)."""
+    P = X.P
+    rel = _held_until(X.out.S, cpu, t, work, P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE])
+    _release(X, lk, rel)
+    _hist_add(X.out.hist, X.out.hmax, H_LOCK_HOLD, rel - t)
+    return rel
+
+
+@_step
+def _drop(X, lk, cpu, t1):
+    """Lock lk, held on `cpu` since its grant (LK_GRANT), is released at t1. Returns the hold (ns)."""
+    P, LK = X.P, X.sched.LK
+    t0 = LK[LK_GRANT, lk]
+    _note_lhp(X.out.S, cpu, t0, t1, P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE])
+    _hist_add(X.out.hist, X.out.hmax, H_LOCK_HOLD, t1 - t0)
+    _release(X, lk, t1)
+    return t1 - t0
