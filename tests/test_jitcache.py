@@ -241,3 +241,16 @@ def test_fingerprint_is_of_names_and_contents(tmp_path):
     assert edited != base
     (pkg / "c.py").write_text("")
     assert fingerprint(pkg) != edited                      # nor does an empty new module go unseen
+
+
+def test_the_engine_package_is_guarded():
+    """Importing vmlab.engine ran the guard on its own directory: the stamp in numba's cache
+    directory for the engine's files is the fingerprint of the sources as they are now."""
+    from vmlab import engine
+    from vmlab.jitcache import numba_cache_dir
+
+    pkg = pathlib.Path(engine.__file__).parent
+    stamp = pathlib.Path(numba_cache_dir(pkg)) / STAMP_NAME
+    assert stamp.read_text().strip() == fingerprint(pkg)
+    # and it covers every module of the engine, the loop's callees included
+    assert {p.stem for p in pkg.glob("*.py")} >= {"loop", "calls", "purge", "sched", "tree", "programs"}

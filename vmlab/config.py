@@ -21,10 +21,7 @@ from .workloads import (
     MODULE_DEFAULTS,
     TEST_IDS,
     TEST_SET_CASES,
-    V50_TESTS_MASK,
-    V51_TESTS_MASK,
-    V61_TESTS_MASK,
-    V511_TESTS_MASK,
+    VMALLOC_MODULES,
     WorkloadParams,
     canonical_test,
     hold_capacity,
@@ -69,20 +66,8 @@ SEED_KERNELS = ("5.0", "5.0+threshold")
 _RENAMED = {"5.1": "5.0+threshold"}
 _warned: set[str] = set()
 
-#: lib/test_vmalloc.c by era: (run_test_mask of its cases in vmlab's numbering, fix_size pages).
-#: "v5.0" is the v5.1 module without align_shift_alloc_test, which a 5.0 kernel cannot survive
-#: (its wrapped alignment hits BUG_ON(va->va_start < vstart), v5.0.1/mm/vmalloc.c:501-513);
-#: "v5.1" has the eight original cases and a 3-page fix_size (v5.1.15/lib/test_vmalloc.c:280,
-#: 337-344; 5.2 is the same); "v5.11" adds the two kvfree_rcu vmalloc and two slab cases, still with
-#: 3 pages (v5.11.14/lib/test_vmalloc.c:274,408-419); "v6.1" drops the slab cases and has nr_pages
-#: (default 1 page, v6.1.192/lib/test_vmalloc.c:38,267); "current" adds vm_map_ram_test.
-TEST_SET_PARAMS: dict[str, tuple[int, int]] = {
-    "current": (MODULE_DEFAULTS["run_test_mask"], 0),
-    "v6.1": (V61_TESTS_MASK, 0),
-    "v5.11": (V511_TESTS_MASK, 3),
-    "v5.1": (V51_TESTS_MASK, 3),
-    "v5.0": (V50_TESTS_MASK, 3),
-}
+#: (run_test_mask, fix_size pages) of each era's module (derived from workloads.VMALLOC_MODULES).
+TEST_SET_PARAMS: dict[str, tuple[int, int]] = {k: (m.mask, m.fix_size_pages) for k, m in VMALLOC_MODULES.items()}
 TEST_SETS = tuple(TEST_SET_PARAMS)
 
 

@@ -67,15 +67,33 @@ V61_TESTS_MASK = (1 << 10) - 1
 #: The current module: 6.1's plus vm_map_ram_test (no slab cases).
 CURRENT_TESTS_MASK = (1 << 11) - 1
 
-#: Each era's ``test_case_array`` (bit indices, in the module's order): what ``shuffle_array``
-#: shuffles. "v5.0" is the v5.1 module run on a 5.0 kernel (see V50_TESTS_MASK).
-TEST_SET_CASES: dict[str, tuple[int, ...]] = {
-    "current": tuple(range(11)),
-    "v6.1": tuple(range(10)),
-    "v5.11": tuple(range(10)) + (11, 12),
-    "v5.1": tuple(range(8)),
-    "v5.0": tuple(range(8)),
+@dataclass(frozen=True)
+class VmallocModule:
+    """One era's lib/test_vmalloc.c: its ``test_case_array`` (vmlab's bit indices, in the module's
+    order: what ``shuffle_array`` shuffles), the cases a default run selects (run_test_mask) and
+    fix_size_alloc_test's size (pages; 0: the module's ``nr_pages`` parameter, default 1 page)."""
+
+    cases: tuple[int, ...]
+    mask: int
+    fix_size_pages: int
+
+
+#: lib/test_vmalloc.c by era, the one table of test sets. "v5.0" is the v5.1 module without
+#: align_shift_alloc_test, which a 5.0 kernel cannot survive (its wrapped alignment hits
+#: BUG_ON(va->va_start < vstart), v5.0.1/mm/vmalloc.c:501-513); "v5.1" has the eight original cases
+#: and a 3-page fix_size (v5.1.15/lib/test_vmalloc.c:280, 337-344; 5.2 is the same); "v5.11" adds
+#: the two kvfree_rcu vmalloc and two slab cases, still with 3 pages
+#: (v5.11.14/lib/test_vmalloc.c:274,408-419); "v6.1" drops the slab cases and has nr_pages
+#: (v6.1.192/lib/test_vmalloc.c:38,267); "current" adds vm_map_ram_test.
+VMALLOC_MODULES: dict[str, VmallocModule] = {
+    "current": VmallocModule(tuple(range(11)), CURRENT_TESTS_MASK, 0),
+    "v6.1": VmallocModule(tuple(range(10)), V61_TESTS_MASK, 0),
+    "v5.11": VmallocModule(tuple(range(10)) + (11, 12), V511_TESTS_MASK, 3),
+    "v5.1": VmallocModule(tuple(range(8)), V51_TESTS_MASK, 3),
+    "v5.0": VmallocModule(tuple(range(8)), V50_TESTS_MASK, 3),
 }
+#: Each era's test_case_array (derived from VMALLOC_MODULES).
+TEST_SET_CASES: dict[str, tuple[int, ...]] = {k: m.cases for k, m in VMALLOC_MODULES.items()}
 
 #: What ``test_vmalloc.sh <mode>`` passes to modprobe (current script; docs/facts.md §3).
 #: ``nr_threads=None`` means one thread per CPU. performance and smoke run one thread.
