@@ -262,6 +262,7 @@ def test_plot_pareto_marks_each_front_and_default(small):
     g = small[(small.ncpus == 4) & small.pareto]
     assert sorted(front.get_xdata()) == sorted(g.peak_lazy_ratio)
     assert "(ms)" in fig.axes[0].get_ylabel()
+    assert "kernel default" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     star = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "kernel-default:2 CPUs")
     d2 = small.attrs["kernel_default"][0]
     assert star.get_xdata()[0] == pytest.approx(d2["peak_lazy_ratio"])
@@ -378,3 +379,26 @@ def test_dask_client_and_scheduler_address_give_the_same_trials(small, tmp_path)
         again = _run(tmp_path / "addr", scheduler=cluster.scheduler_address, workers=None)
     pd.testing.assert_frame_equal(small, remote)
     pd.testing.assert_frame_equal(small, again)
+
+
+def test_the_policy_knobs_are_searched_as_ranges():
+    """vmlab.space takes its numeric types from vmlab.fields: every int and float field of
+    SimConfig, the policy knobs included, can be a range (batch_entries and hold_budget_us on a
+    log scale), and an int range yields ints."""
+    from vmlab import SimConfig
+    from vmlab.fields import FIELDS
+    from vmlab.space import FLOAT_FIELDS, INT_FIELDS, Space
+
+    assert INT_FIELDS | FLOAT_FIELDS == {f.name for f in FIELDS if f.type in ("int", "float")}
+    sp = Space.parse({"batch_entries": (8, 2048), "hold_budget_us": (10.0, 3000.0), "low_factor": (0.25, 1.0),
+                      "host_cpus": (1, 4)}, base=SimConfig(ncpus=8))
+    d = {x.name: x for x in sp.dims}
+    assert d["batch_entries"].kind == "int" and d["batch_entries"].log
+    assert d["hold_budget_us"].kind == "float" and d["hold_budget_us"].log
+    assert not d["low_factor"].log and not d["host_cpus"].log
+    v = sp.from_unit([0.5, 0.5, 0.5, 1.0])
+    assert v["batch_entries"] == 128 and isinstance(v["batch_entries"], int)      # log midpoint of 8..2048
+    assert v["hold_budget_us"] == pytest.approx((10.0 * 3000.0) ** 0.5)
+    assert v["host_cpus"] == 4
+    with pytest.raises(ValueError, match="host_cpus"):
+        Space.parse({"host_cpus": (1, 16)}, base=SimConfig(ncpus=8))       # host_cpus <= ncpus

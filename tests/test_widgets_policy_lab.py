@@ -94,6 +94,9 @@ def test_a_tiny_optimisation_draws_the_front_and_exports(tmp_path):
     assert (tmp_path / "data" / "optimize" / p.study_name() / "optuna.log").is_file()
     assert bytes(p.pareto_image.value).startswith(PNG)
     assert f"{int(df['pareto'].sum())} on the front" in p.opt_status.value
+    # the star is the searched policy at its defaults, and says so (not "kernel default")
+    legend = [t.get_text() for t in p.pareto_figure().axes[0].get_legend().get_texts()]
+    assert "threshold at its defaults" in legend and "kernel default" not in legend
 
     p.export_button.click()
     out = tmp_path / "figures" / "policy-lab"

@@ -578,14 +578,16 @@ def _by_text(by: list[str], key: tuple) -> str:
 
 
 def plot_pareto(df: pd.DataFrame, objectives: Iterable[str] | None = None, by: Iterable[str] | str | None = None,
-                kernel_default=None, ax=None, title: str | None = None) -> Figure:
+                kernel_default=None, ax=None, title: str | None = None,
+                default_label: str = "kernel default") -> Figure:
     """The Pareto front of an optimisation (`vmlab.optimize`): the first two objectives on x and y.
 
     Every trial is a small hollow marker; the front (the ``pareto`` column, computed here with
     `pareto_mask` per ``by`` group when missing) is filled and joined by a line, one colour and
     marker per group; the kernel's default setting is a large star of the group's colour (``None``:
     ``df.attrs["kernel_default"]``; a dict, records or DataFrame of objective values and by-fields;
-    ``False``: not drawn). ``objectives`` and ``by`` default to the frame's attrs. Units on both
+    ``False``: not drawn; ``default_label``: its legend text, when the base searched is not the
+    kernel's own policy). ``objectives`` and ``by`` default to the frame's attrs. Units on both
     axes; log scales where the data spans more than 10x. Failed trials are counted, not drawn.
     """
     objectives = list(objectives or df.attrs.get("objectives") or ("peak_lazy_ratio", "purge_p99_ns"))
@@ -644,7 +646,7 @@ def plot_pareto(df: pd.DataFrame, objectives: Iterable[str] | None = None, by: I
                 ax.plot([dx], [dy], ls="none", marker="*", ms=15, mfc=color, mec="black", mew=1.0,
                         zorder=4, label="_nolegend_", gid=f"kernel-default:{name}")
     if any(math.isfinite(_sget(dr, x)) and math.isfinite(_sget(dr, y)) for dr in defaults):
-        ax.plot([], [], ls="none", marker="*", ms=12, mfc="0.6", mec="black", label="kernel default")
+        ax.plot([], [], ls="none", marker="*", ms=12, mfc="0.6", mec="black", label=default_label)
     if _log_worthy(allx):
         ax.set_xscale("log")
     if _log_worthy(ally):

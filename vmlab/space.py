@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .config import SimConfig
+from .fields import FIELDS
 
 #: Numeric fields searched on a log scale (they span decades).
 LOG_FIELDS = frozenset({"threshold_factor", "lazy_max_pages", "duration_s", "ncpus", "nr_threads",
                         "test_loop_count", "test_repeat_count", "nr_pages", "ram_bytes",
-                        "sample_interval_ns"})
-#: Numeric fields that take integers (a range over them yields ints).
-INT_FIELDS = frozenset({"ncpus", "lazy_max_pages", "nr_threads", "test_loop_count", "test_repeat_count",
-                        "nr_pages", "ram_bytes", "sample_interval_ns", "run_test_mask"})
-#: Numeric fields that take floats.
-FLOAT_FIELDS = frozenset({"threshold_factor", "duration_s"})
+                        "sample_interval_ns", "batch_entries", "hold_budget_us"})
+#: Numeric fields that take integers / floats (a range over them yields ints / floats): the
+#: numeric fields of `vmlab.fields.FIELDS`, the one description of SimConfig's fields.
+INT_FIELDS = frozenset(f.name for f in FIELDS if f.type == "int")
+FLOAT_FIELDS = frozenset(f.name for f in FIELDS if f.type == "float")
 #: Fields a space may not search.
 NOT_SEARCHABLE = frozenset({"seed"})
 
