@@ -151,3 +151,25 @@ def test_the_explore_panel_exposes_host_cpus(engine_warm, tmp_path):
     assert p.result.timeseries.steal_ns.iloc[-1] > 0
     p.controls["host_cpus"].value = 4                  # more host cores than vCPUs: refused, named
     assert p.error and "host_cpus" in p.error
+
+
+# --------------------------------------------------------------------------- the guest's spinlock
+def test_spinlock_kind_is_validated_and_taken_from_the_platform():
+    with pytest.raises(ValueError, match="spinlock"):
+        SimConfig(spinlock="ticket")
+    P = lambda c: int(c.engine_inputs()[0][E.P_SPINLOCK])  # noqa: E731
+    assert P(SimConfig(platform="qemu-tcg", ncpus=4, host_cpus=2)) == E.SPINLOCK_TAS     # docs/facts.md §6
+    assert P(SimConfig(platform="hikey960", ncpus=4, host_cpus=2)) == E.SPINLOCK_QUEUED
+    assert P(SimConfig(platform="qemu-tcg", ncpus=4, host_cpus=2, spinlock="queued")) == E.SPINLOCK_QUEUED
+
+
+def test_spinlock_kind_matters_only_on_an_overcommitted_guest():
+    base = SimConfig.for_kernel("6.1", platform="x86-server", ncpus=8, workload="fix_size", duration_s=0.05)
+    a, b = (simulate(base.replace(spinlock=k)) for k in ("queued", "test-and-set"))
+    pd.testing.assert_frame_equal(a.purges, b.purges)
+    pd.testing.assert_frame_equal(a.latency, b.latency)
+    assert a.summary.events == b.summary.events
+    # with 8 vCPUs on 2 cores the release goes elsewhere than the FIFO head, and the run changes
+    g = base.replace(host_cpus=2, duration_s=0.2)
+    q, t = (simulate(g.replace(spinlock=k)) for k in ("queued", "test-and-set"))
+    assert q.summary.events != t.summary.events and q.summary.ops != t.summary.ops

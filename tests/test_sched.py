@@ -194,3 +194,46 @@ def test_run_queue_wraps_around():
         order.append(cur)
         assert CP[E.CP_RQ_N, 0] == 0
     assert order == [(k + 1) % ntask for k in range(12)]
+
+
+# ---------------------------------------------------------------------------- test-and-set (virt_spin_lock)
+def _tas_case(cpus_of_waiters, t, ncpus, H, S, head=0):
+    """A lock queue of tasks 0..n-1 (task k on vCPU cpus_of_waiters[k]) starting at ring slot `head`;
+    returns the queue after `_runner_first` at hand-off time t."""
+    n = len(cpus_of_waiters)
+    TK = np.zeros((E.N_TK, n), i64)
+    TK[E.TK_CPU] = cpus_of_waiters
+    LK = np.zeros((E.N_LK, 2), i64)
+    lq = np.zeros((2, n + 1), i64)
+    for k in range(n):
+        lq[0, (head + k) % (n + 1)] = k
+    LK[E.LK_QH, 0], LK[E.LK_QN, 0] = head, n
+    E._runner_first(TK, LK, lq, 0, t, ncpus, H, S)
+    return [int(lq[0, (head + k) % (n + 1)]) for k in range(n)]
+
+
+def _brute_next_run(c, t, ncpus, H, S):
+    while True:                     # vCPU c runs at t if t falls in its slot of its core's round
+        n = ncpus // H + (1 if c % H < ncpus % H else 0)
+        if n <= 1 or (t // S) % n == c // H:
+            return t
+        t += 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 8), st.integers(1, 4), st.integers(1, 50), st.integers(0, 400), st.data())
+def test_test_and_set_goes_to_the_first_waiter_to_run(ncpus, H, S, t, data):
+    H = min(H, ncpus)
+    n = data.draw(st.integers(1, 6))
+    cpus = data.draw(st.lists(st.integers(0, ncpus - 1), min_size=n, max_size=n))
+    head = data.draw(st.integers(0, n))
+    q = _tas_case(cpus, t, ncpus, H, S, head)
+    runs = [_brute_next_run(c, t, ncpus, H, S) for c in cpus]
+    first = min(range(n), key=lambda k: (runs[k], k))       # ties: the longest waiting
+    assert q[0] == first
+    assert q[1:] == [k for k in range(n) if k != first]      # the others keep their order
+
+
+def test_test_and_set_with_every_vcpu_running_is_fifo():
+    # H == ncpus: one vCPU per core, all run all the time
+    assert _tas_case([3, 1, 2, 0], t=12345, ncpus=4, H=4, S=100) == [0, 1, 2, 3]

@@ -228,5 +228,5 @@ def test_smp8_long_busy_held_out(table):
     for q in ("peak_lazy_ratio", "big_duration_p50_ns", "small_duration_p50_ns"):
         assert not 0.5 <= t.at[q, "ratio"] <= 2.0, (q, t.at[q, "ratio"])
         v = agreement(table, q, [rec], because=overcommit_because(table, q, rec))
-        assert not v.agrees and "virt_spin_lock" in v.verdict and "not explained" not in v.verdict
+        assert not v.agrees and "lock-holder preemption" in v.verdict and "not explained" not in v.verdict
     assert t.at["peak_lazy_ratio", "kernel"] > 2.0 > 1.1 > t.at["peak_lazy_ratio", "model"]

@@ -34,7 +34,7 @@ from .policies import CUSTOM_PREFIX, POLICY_NAMES, PurgePolicy, from_code, purge
 #: The built-in purge policies (`vmlab.policies`); a `PurgePolicy` (from `purge_policy`) also works.
 POLICIES = POLICY_NAMES
 # the choices of the other fields live in the one table of the fields (`vmlab.fields`)
-from .fields import ALLOCATORS, FLUSH_RANGES, LAZY_DROPS, PREEMPTS, PURGE_LOCKS, PURGE_MODES  # noqa: E402,F401
+from .fields import ALLOCATORS, FLUSH_RANGES, LAZY_DROPS, PREEMPTS, PURGE_LOCKS, PURGE_MODES, SPINLOCKS  # noqa: E402,F401
 
 #: Each kernel era's purge logic, one setting per row of the table in ``docs/eras.md``, where every
 #: cell cites the kernel line it comes from. ``lock_break=None`` means "CONFIG_PREEMPTION iff the
@@ -158,6 +158,9 @@ class SimConfig:
     host_cpus: int | None = None          #: overcommitted guest: host cores the vCPUs share, 1..ncpus
                                           #: (vCPU c on core c % host_cpus, each run for the platform's
                                           #: host_slice_ns in turn); None: each vCPU has its own core
+    spinlock: str | None = None           #: the guest's spinlock under host_cpus: queued | test-and-set
+                                          #: (None: the platform's guest_spinlock); without host_cpus
+                                          #: every waiter runs and both give the same run
 
     def __post_init__(self):
         if isinstance(self.workload, list):
@@ -251,6 +254,8 @@ class SimConfig:
         if self.host_cpus is not None:
             n = self.ncpus if self.ncpus is not None else get_platform(self.platform).ncpus
             _int_in("host_cpus", self.host_cpus, 1, n)
+        if self.spinlock is not None:
+            _allowed("spinlock", self.spinlock, SPINLOCKS)
         if not isinstance(self.check_invariants, (bool, np.bool_)):
             raise ValueError(f"check_invariants={self.check_invariants!r} must be True or False")
 
@@ -387,6 +392,7 @@ class SimConfig:
         P[E.P_HOLD_CAP] = hold_capacity(wl, formula)
         P[E.P_HOST_CPUS] = self.host_cpus or 0
         P[E.P_HOST_SLICE] = pl.host_slice_ns
+        P[E.P_SPINLOCK] = E.SPINLOCK_TAS if (self.spinlock or pl.guest_spinlock) == "test-and-set" else E.SPINLOCK_QUEUED
         costs = {
             E.P_KMALLOC: pl.kmalloc_va_ns, E.P_ALLOC_BASE: pl.alloc_base_ns,
             E.P_LIST_WALK: pl.list_walk_area_ns, E.P_TREE_LEVEL: pl.tree_level_ns,

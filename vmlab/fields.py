@@ -22,6 +22,7 @@ FLUSH_RANGES = ("walk", "at-insert")
 PREEMPTS = ("full", "voluntary")
 PURGE_LOCKS = ("mutex", "spinlock")
 LAZY_DROPS = ("per-entry", "batch")
+SPINLOCKS = ("queued", "test-and-set")
 
 #: The words ``vmlab run`` reads as None ("the kernel's / platform's / mode's default").
 NONE_WORDS = ("none", "default")
@@ -233,6 +234,9 @@ FIELDS: tuple[Field, ...] = (
        flag=None),
     _f("host_cpus", "int", "overcommitted guest: host cores the vCPUs share (none: one each)",
        unit="cores", lo=1, hi=1024, none_ok=True, widget="int", label="host CPUs"),
+    _f("spinlock", "str", "overcommitted guest's spinlock: queued (FIFO, hands off to descheduled "
+       "waiters) or test-and-set (x86 virt_spin_lock: the first waiter to run takes it); none: the "
+       "platform's", choices=SPINLOCKS, none_ok=True, widget="dropdown", label="spinlock"),
 )
 FIELD = {f.name: f for f in FIELDS}
 

@@ -75,6 +75,11 @@ class Platform:
                                 #: (4 ms) once it used its share, and two vCPU threads get 3-12 ms each
                                 #: (sched_latency 6 ms x (1 + log2 of the host's CPUs, at most 8) / 2;
                                 #: EEVDF's base slice is 3 ms); not measured on any host
+    guest_spinlock: str = "queued"  #: the guest kernel's spinlock under host_cpus: "queued" (qspinlock:
+                                #: FIFO hand-off, also to a descheduled waiter; bare metal, or a guest
+                                #: whose hypervisor has no CPUID hypervisor bit) or "test-and-set" (x86
+                                #: virt_spin_lock: a guest that sees the hypervisor bit and has no
+                                #: paravirt spinlocks, e.g. QEMU TCG; docs/facts.md §6)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,12 +201,17 @@ QEMU_TCG = Platform(
                                        #   big drains' count, peak vmap_lazy_nr / lazy_max_pages, median big
                                        #   drain duration and test time (`vmlab.validation.fit_host_slice`).
                                        #   NOT a host time slice (CFS gives milliseconds): at 1-10 ms the
-                                       #   model's FIFO ticket lock convoys behind descheduled waiters and the
-                                       #   test runs 30-100x longer than recorded, while the 6.1 x86 guest
-                                       #   (no paravirt spinlocks) takes a test-and-set lock, virt_spin_lock,
-                                       #   which the engine does not model; 30 us matches the test time and
-                                       #   stands in for it. Peak ratio and drain durations miss at every
-                                       #   value (vmlab.validation, notebook 04). Other constants: smp2 fix_size
+                                       #   model's test runs 30-40x longer than recorded. Not because of the
+                                       #   lock's kind: with the guest's test-and-set lock (below) the fit and
+                                       #   the runs are the same to 1 % (the head of the queue is almost
+                                       #   always the first to run); the holders themselves are descheduled
+                                       #   in their critical sections (lock-holder preemption: waits of up
+                                       #   to 4 slices), more often than the recording allows, so the
+                                       #   lock-held share of qemu-tcg's path costs is the next suspect.
+                                       #   Peak ratio and drain durations miss at every value
+                                       #   (vmlab.validation, notebook 04). Other constants: smp2 fix_size
+    guest_spinlock="test-and-set",     # a 6.1 x86 guest of QEMU (hypervisor bit, no paravirt spinlocks)
+                                       #   takes virt_spin_lock (docs/facts.md §6)
 )
 #: The recordings (tag/run under data/kernel/raw) calibrate() fitted QEMU_TCG on; `vmlab.validation`
 #: holds every other recording out as evidence.

@@ -303,9 +303,9 @@ def overcommit_because(table: pd.DataFrame, quantity: str, recording: str) -> st
     """Why the overcommitted model misses ``quantity`` on ``recording`` (an smp8 row), in numbers."""
     row = table[(table["quantity"] == quantity) & (table["recording"] == recording)].iloc[0]
     k, m = row["kernel"], row["model"]
-    lock = ("the 6.1 x86 guest without paravirt spinlocks takes a test-and-set lock (virt_spin_lock) that a "
-            "running vCPU grabs; the model's FIFO ticket lock waits for descheduled waiters, which the fitted "
-            "30 us host_slice_ns (not a real slice; at 1-10 ms the test runs 30-100x longer) only offsets")
+    lock = ("the model's lock holders are descheduled inside their critical sections (lock-holder preemption); "
+            "at real 1-10 ms host slices the test then runs 30-40x longer, with the guest's test-and-set lock "
+            "(virt_spin_lock) as with a FIFO one, so the fitted 30 us host_slice_ns (not a real slice) offsets it")
     if quantity == "peak_lazy_ratio":
         return (f"the recording's drain worker sat descheduled while 8 vCPUs kept vfreeing ({k:.2f}x lazy_max_pages); "
                 f"with 30 us host slices the model's drain waits at most 7 x 30 us and the peak stays at {m:.2f}x: {lock}")

@@ -125,10 +125,12 @@ setting with the kernel line it comes from, and the simplifications below in one
   the purge's phases and free-loop entries, the drain work, the IPI stall) completes when that
   many ns of the vCPU's running time have passed (`_vcpu_delay`), both O(1). A spinlock's
   release time, computed when it is taken, is the completion of its hold on the holder's vCPU:
-  waiters spin while the holder is descheduled (lock-holder preemption, ``S_LHP_MAX``), and a
-  queued waiter whose vCPU is off when its grant comes keeps everyone behind it waiting (FIFO
-  ticket/MCS hand-off to a preempted waiter). Spinning burns the spinner's host slice by
-  construction. Simplified: no paravirtual spinlocks (pv_qspinlock's halt and kick), no
+  waiters spin while the holder is descheduled (lock-holder preemption, ``S_LHP_MAX``). With the
+  queued lock (``P_SPINLOCK``: qspinlock) a queued waiter whose vCPU is off when its grant comes
+  keeps everyone behind it waiting (FIFO hand-off to a preempted waiter); with the test-and-set
+  lock (x86 ``virt_spin_lock``, docs/facts.md §6) the release goes to the waiter whose vCPU runs
+  first (`_runner_first`; a task that asks after the release does not compete for it). Spinning
+  burns the spinner's host slice by construction. Simplified: no paravirtual spinlocks (pv_qspinlock's halt and kick), no
   pause-loop exiting (the host does not deschedule a spinning vCPU early), no steal-time
   accounting in the guest's scheduler (its slice check reads elapsed time), a fixed
   round-robin host schedule with no other host load and no host-side migration, wake-up and
@@ -150,7 +152,8 @@ _guard_package(__path__[0])
 from .layout import *  # noqa: E402,F403 (index constants, the public vocabulary of the engine)
 from .jit import _compile_kernels  # noqa: E402
 from .host import _vcpu_delay, _vcpu_n, _vcpu_next_run, _vcpu_off  # noqa: E402
-from .sched import _heap_pop, _heap_push, _lock_release, _lock_request, _switch_to_next, _wake  # noqa: E402
+from .sched import (_heap_pop, _heap_push, _lock_release, _lock_request, _runner_first,  # noqa: E402
+                    _switch_to_next, _wake)
 from .tree import (_check_space, _delete, _fix_delta, _free_below, _free_below_path,  # noqa: E402
                    _free_between, _insert, _lowest_fit, _max_hole_between, _path_to)
 from .purge import _policy_wants  # noqa: E402

@@ -71,7 +71,8 @@ P_BATCH_N = 54      # batch: purge-list entries between two cond_resched_lock ca
 P_HOLD_BUDGET = 55  # hold-budget: ns the free loop may hold the lock before cond_resched_lock
 P_HOST_CPUS = 56    # overcommitted guest: host cores the vCPUs share (0: each vCPU has its own core)
 P_HOST_SLICE = 57   # ... and the host's time slice per vCPU thread (ns)
-N_PARAMS = 58
+P_SPINLOCK = 58     # SPINLOCK_*: the guest's spinlock (matters with P_HOST_CPUS only)
+N_PARAMS = 59
 
 POLICY_NO_RESCHED = 0
 POLICY_ALWAYS = 1
@@ -85,6 +86,8 @@ POLICY_CUSTOM = 7       # a user function (vmlab.purge_policy), passed to _loop 
 #: tasks spinning on the lock, ns the lock has been held, online CPUs) -> call cond_resched_lock now.
 POLICY_SIG = nbt.boolean(_I, _I, _I, _I, _I, _I, _I)
 POLICY_FN = nbt.FunctionType(POLICY_SIG)
+SPINLOCK_QUEUED = 0     # qspinlock: FIFO hand-off to the queue head, running or not
+SPINLOCK_TAS = 1        # virt_spin_lock: test-and-set, the first waiter to run takes it
 MODE_SYNC = 0
 MODE_DEFERRED = 1
 ALLOC_LIST = 0

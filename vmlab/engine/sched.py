@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 from .layout import *  # noqa: F403 (index constants)
 from .jit import A2, I, _hist_add, _kernel, _step, _wrap
-from .host import _held_until, _note_lhp, _vd
+from .host import _held_until, _note_lhp, _vcpu_next_run, _vd
 
 
 # ============================================================================ event heap
@@ -123,6 +123,29 @@ def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     return False, hn, seq
 
 
+@_kernel(A2, A2, A2, I, I, I, I, I)
+def _runner_first(TK, LK, lq, lk, t, ncpus, H, S):
+    """Test-and-set spinlock (virt_spin_lock) on an overcommitted guest, at a release whose
+    hand-off is due at t (ns): the waiter whose vCPU runs first from t takes the lock (ties: the
+    longest waiting, so with every vCPU running it is the queue head, as in the FIFO lock). Moves
+    it to the head of lk's waiter ring; the others keep their order."""
+    cap = lq.shape[1]
+    h = LK[LK_QH, lk]
+    best = 0
+    best_t = _vcpu_next_run(TK[TK_CPU, lq[lk, h]], t, ncpus, H, S)
+    for k in range(1, LK[LK_QN, lk]):
+        if best_t == t:
+            break
+        tr = _vcpu_next_run(TK[TK_CPU, lq[lk, _wrap(h + k, cap)]], t, ncpus, H, S)
+        if tr < best_t:
+            best, best_t = k, tr
+    if best > 0:
+        chosen = lq[lk, _wrap(h + best, cap)]
+        for k in range(best, 0, -1):
+            lq[lk, _wrap(h + k, cap)] = lq[lk, _wrap(h + k - 1, cap)]
+        lq[lk, h] = chosen
+
+
 @_kernel(I, I, I, A2, A2, A2, I, I)
 def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
     """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
@@ -184,8 +207,12 @@ def _acquire(X, lk, task, t):
 
 @_step
 def _release(X, lk, rel):
-    """Spinlock lk is released at `rel` (ns; may be ahead: the holder's critical section is costed)."""
-    K, Q = X.K, X.sched
+    """Spinlock lk is released at `rel` (ns; may be ahead: the holder's critical section is costed).
+    The FIFO queue's head gets it; an overcommitted guest's test-and-set lock goes to the waiter
+    that runs first (`_runner_first`)."""
+    K, Q, P = X.K, X.sched, X.P
+    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0 and Q.LK[LK_QN, lk] > 1:
+        _runner_first(Q.TK, Q.LK, Q.lq, lk, rel + P[P_HANDOFF], P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE])
     K[LS_HN], K[LS_SEQ] = _lock_release(lk, rel, X.P[P_HANDOFF], Q.LK, Q.lq, Q.HP, K[LS_HN], K[LS_SEQ])
 
 
