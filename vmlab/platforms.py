@@ -202,9 +202,9 @@ QEMU_TCG = Platform(
                                        #   drain duration and test time (`vmlab.validation.fit_host_slice`).
                                        #   NOT a host time slice (CFS gives milliseconds): at 1-10 ms the
                                        #   model's test runs 30-40x longer than recorded. Not because of the
-                                       #   lock's kind: with the guest's test-and-set lock (below) the fit and
-                                       #   the runs are the same to 1 % (the head of the queue is almost
-                                       #   always the first to run); the holders themselves are descheduled
+                                       #   lock's kind: with the guest's test-and-set lock (below) the fit is
+                                       #   the same (30 us, same loss) and test times move by at most 3 % (the
+                                       #   queue's head is mostly the first to run); the holders are descheduled
                                        #   in their critical sections (lock-holder preemption: waits of up
                                        #   to 4 slices), more often than the recording allows, so the
                                        #   lock-held share of qemu-tcg's path costs is the next suspect.
