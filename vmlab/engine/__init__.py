@@ -25,11 +25,13 @@ just returns (LOOP_GROW); `run` grows the array and calls it again, and the run 
 before. So everything is compiled without NRT reference counting (an atomic increment and
 decrement around every array use cost a third of the run time). Step handlers (``_step``) are
 inlined into `_loop` by numba: one compiled function, no call overhead, the Sim tuple free to hand
-down. Leaf helpers (``_kernel``: the tree, the programs, the scheduler's primitives) are compiled
-once each, for one signature, on the first `run`, and called. numba caches each function against
+down; the few that run about once per purge (``_rare``) are compiled apart and called, which
+keeps the cold compile shorter. Leaf helpers (``_kernel``: the tree, the programs, the
+scheduler's primitives) are compiled once each, for one signature, on the first `run`, and
+called. numba caches each function against
 its own file only, so ``__init__`` drops the package's whole cache when any of its files changes
 (`vmlab.jitcache`, tests/test_jitcache.py). No engine function is longer than 150 lines or takes
-more than 10 parameters (tests/test_loop_state.py).
+more than 10 parameters (tests/test_loop_state.py). docs/engine.md: how to change it.
 
 What is modelled (and how it simplifies the kernel). ``docs/eras.md`` has, per kernel era, every
 setting with the kernel line it comes from, and the simplifications below in one list.

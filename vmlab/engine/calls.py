@@ -8,7 +8,7 @@ next step is due (ns), or NT_WAIT (it spins in a lock's queue) / NT_BLOCK (it sl
 from __future__ import annotations
 
 from .layout import *  # noqa: F403 (index constants)
-from .jit import _hist_add, _ilog2, _step
+from .jit import _hist_add, _ilog2, _rare, _step
 from .sched import _acquire, _cost, _hold
 from .space import _account_memory, _area_new, _check, _map_tables, _va_carve, _va_search
 from .programs import _next_call
@@ -165,7 +165,7 @@ def _alloc_done(X, w, t_end):
     return t1
 
 
-@_step
+@_rare
 def _alloc_failed(X, w, t):
     """W_ALLOC_FAILED: the first failure runs purge_vmap_area_lazy() (mutex_lock, purge) and
     retries the search once; the second makes the test see NULL (its loop ends, or its set-up is

@@ -41,6 +41,13 @@ def _step(fn):
     return njit(cache=True, error_model="numpy", _nrt=False, inline="always")(fn)
 
 
+def _rare(fn):
+    """Decorator: a step handler that runs about once per purge, not per operation, compiled as
+    a function of its own and called: the call (the Sim tuple passed flat, ~0.1 us) costs nothing
+    measurable at that rate, and keeping it out of `_loop` keeps the cold compile short."""
+    return njit(cache=True, error_model="numpy", _nrt=False)(fn)
+
+
 def _inline(fn):
     """Decorator: a tiny jitted helper inlined into its caller by numba (it may return an array of
     the Sim tuple, which a separately compiled function without NRT may not)."""

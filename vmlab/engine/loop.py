@@ -158,7 +158,8 @@ def _schedule(X, task, cpu, nt):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _loop(X):
     """The event loop on Sim X, from its state in X.K, until the run ends (LOOP_DONE) or an array
-    may fill up during the next event (LOOP_GROW: `run` grows it and calls again).
+    may fill up during the next event (LOOP_GROW: `run` grows it and calls again, through
+    `driver._call_loop`). docs/engine.md walks through it.
 
     Compiled without NRT reference counting (it never allocates): array reference counts would
     otherwise cost an atomic increment and decrement per array use in the hot loop.
@@ -185,7 +186,9 @@ def _loop(X):
         # the task's step, then its next event (or its CPU's next task). A worker whose call ends
         # at nt makes its next call right away, as of nt (`_call_start` touches only its own
         # program), so its preemption point sits at that call's first lock request: one event per
-        # call.
+        # call. (The dispatch is written out here rather than in a function of its own: numba's
+        # inliner copies a callee's code once per level of nesting, and one more level made the
+        # cold compile three times longer.)
         cpu = TK[TK_CPU, task]
         TK[TK_FRESH, task] = 0
         pc = TK[TK_PC, task]

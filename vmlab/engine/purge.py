@@ -11,7 +11,7 @@ from __future__ import annotations
 from numba import njit
 
 from .layout import *  # noqa: F403 (index constants)
-from .jit import _hist_add, _ilog2, _inline, _step
+from .jit import _hist_add, _ilog2, _inline, _rare, _step
 from .sched import _acquire, _cost, _drop, _push, _wake_on
 from .space import _check, _va_free
 from .tree import _radix_sort_by_start
@@ -95,7 +95,7 @@ def _purge_lock(X, task, trigger, ret, t, spins):
     return NT_WAIT if spins else NT_BLOCK
 
 
-@_step
+@_rare
 def _mutex_unlock(X, t):
     """mutex_unlock(&vmap_purge_lock) at t: the first waiter gets it (a sleeper is woken; 4.9's
     spinner takes it a cache-line hand-off later)."""
@@ -156,7 +156,7 @@ def _drain_after(X, t):
 
 
 # ============================================================================ the purge's phases
-@_step
+@_rare
 def _purge_start(X, task, t):
     """PU_START: the mutex is ours. Steal the lazy list, cost its flush-range walk and the TLB
     flush of its span (PU_FLUSH next)."""
@@ -230,7 +230,7 @@ def _purge_span(X):
     return hi - lo
 
 
-@_step
+@_rare
 def _purge_flush(X, task, t):
     """PU_FLUSH: the TLB flush (4.9 first takes the whole batch off vmap_lazy_nr). On x86 every
     other CPU runs the flush in its IPI handler while this one waits: the task running there
@@ -364,7 +364,7 @@ def _purge_free_loop(X, task, t):
     return _purge_finish(X, task, tt)
 
 
-@_step
+@_rare
 def _purge_finish(X, task, tt):
     """The purge ends at tt (ns): record it (PR_*), queue its vmap_area objects for kfree_rcu,
     mutex_unlock, and return to the caller's pc. Returns tt."""
