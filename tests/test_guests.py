@@ -47,7 +47,7 @@ def test_host_cpus_validation():
             SimConfig(ncpus=8, host_cpus=bad)
     with pytest.raises(ValueError, match=r"host_cpus=3.*1\.\.2"):
         SimConfig(ncpus=2, host_cpus=3)
-    assert get_platform("qemu-tcg").host_slice_ns == 30_000      # fitted on smp8 fix_size (vmlab.validation)
+    assert get_platform("qemu-tcg").host_slice_ns == 4_000_000   # fitted on smp8 fix_size (vmlab.validation)
 
 
 def test_cli_flag_and_command():
@@ -173,3 +173,34 @@ def test_spinlock_kind_matters_only_on_an_overcommitted_guest():
     g = base.replace(host_cpus=2, duration_s=0.2)
     q, t = (simulate(g.replace(spinlock=k)) for k in ("queued", "test-and-set"))
     assert q.summary.events != t.summary.events and q.summary.ops != t.summary.ops
+
+
+def test_test_and_set_lets_a_running_vcpu_take_a_free_lock():
+    """8 vCPUs on 2 cores at 4 ms slices: with the FIFO lock the tests crawl (the head of the queue
+    is descheduled for up to 3 slices while everyone behind it spins); with test-and-set a running
+    vCPU takes the free lock, and nobody waits for a whole host round for a lock that is free."""
+    base = SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=8, host_cpus=2, workload="fix_size",
+                                duration_s=0.5, lazy_max_pages=1 << 30)     # no purge: the locks alone
+    q, t = (simulate(base.replace(spinlock=k)) for k in ("queued", "test-and-set"))
+    assert t.summary.ops > 10 * q.summary.ops
+    rnd = 4 * get_platform("qemu-tcg").host_slice_ns            # one host round: 4 vCPUs per core
+    assert q.latency.at["lock_wait", "max"] >= rnd - 1_000_000
+    # a test-and-set wait longer than a round would need the lock held by a descheduled holder
+    assert t.latency.at["lock_wait", "p50"] < 100_000
+
+
+def test_x86_tlb_flush_waits_for_every_vcpu():
+    """on_each_cpu(..., wait=1) on an overcommitted x86 guest: the flush ends only when every other
+    vCPU has run its IPI handler, so a purge's flush phase lasts until the last one's next window."""
+    cfg = SimConfig.for_kernel("6.1", platform="qemu-tcg", ncpus=4, host_cpus=2, workload="fix_size",
+                               duration_s=1.0, lazy_max_pages=256)
+    r = simulate(cfg)
+    S = get_platform("qemu-tcg").host_slice_ns
+    p = r.purges[r.purges.areas > 0]
+    assert len(p) > 0
+    # with 2 vCPUs per core the other vCPU on the purging one's core is off for a slice: the flush
+    # phase (flush start to the free loop's first lock) spans its next window in most purges
+    gap = p.duration_ns - p.work_ns
+    assert (gap > S // 2).mean() > 0.5
+    arm = simulate(cfg.replace(platform="hikey960"))       # arm64 broadcasts: no wait for other vCPUs
+    assert (arm.purges.duration_ns - arm.purges.work_ns).median() < gap.median()

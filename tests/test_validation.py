@@ -4,9 +4,10 @@ The fit: calibrate() fits qemu-tcg on smp2 fix_size only (``platforms.QEMU_TCG_F
 preset is its fixed point. The evidence: every other recording inside the model, i.e. at 2 vCPUs:
 smp2r3 and smp2r4 fix_size (the fitted workload, recorded again) and smp2, smp2r3, smp2r4
 long_busy (a workload the fit did not see). smp8 (8 vCPUs on 2 host cores) is modelled with
-host_cpus=2; qemu-tcg's host_slice_ns was fitted on smp8 fix_size alone, and smp8 long_busy is
-held out: its test time and purge count are asserted within 2x, and its peak ratio and drain
-durations are asserted to disagree, each with its reason in numbers (`overcommit_because`).
+host_cpus=2; qemu-tcg's host_slice_ns was fitted on smp8 fix_size alone (4 ms, a real host slice,
+with the guest's test-and-set lock and the TLB flush's wait for every vCPU modelled), and smp8
+long_busy is held out: its test time, drain counts, peak ratio and drain durations are asserted
+within 2x, and every quantity outside its band has its reason in numbers (`overcommit_because`).
 
 Tolerances asserted on the evidence rows (the bands are `vmlab.validation.QUANTITIES`):
 
@@ -202,31 +203,37 @@ def test_smp8_is_modelled_overcommitted(kruns, results, table):
 
 
 def test_host_slice_is_the_grid_fit(engine_warm, kruns):
-    """The preset's host_slice_ns is fit_host_slice's argmin on smp8 fix_size (a grid around it)."""
-    from vmlab.platforms import get_platform
+    """The preset's host_slice_ns is fit_host_slice's argmin on smp8 fix_size (a grid around it), and
+    it is a real host slice: milliseconds (the a-priori estimate for a HZ=250 host)."""
+    from vmlab.platforms import Platform, get_platform
     from vmlab.validation import fit_host_slice
 
     S = get_platform("qemu-tcg").host_slice_ns
+    assert S == Platform.host_slice_ns == 4_000_000
     g = fit_host_slice(kruns["smp8/fix_size"], grid_ns=(S // 3, S, 3 * S))
     assert g.attrs["best_ns"] == S and g.tests_done.all()
-    # at a millisecond host slice the model's tests do not finish in 60 s (the recording: 9.4 s)
-    ms = fit_host_slice(kruns["smp8/fix_size"], grid_ns=(4_000_000,), duration_s=60)
+    # the guest's test-and-set lock is what allows it: with a FIFO lock at the same slice the tests
+    # do not finish in 60 s (the recording: 9.4 s), queued behind descheduled waiters
+    fifo = get_platform("qemu-tcg").with_costs(guest_spinlock="queued")
+    ms = fit_host_slice(kruns["smp8/fix_size"], platform=fifo, grid_ns=(S,), duration_s=60)
     assert not ms.tests_done.iat[0]
 
 
 def test_smp8_long_busy_held_out(table):
-    """The held-out overcommitted recording: test time and purge count within 2x; the peak ratio and
-    the drain durations are off by more than 2x, and the claim says why in numbers."""
+    """The held-out overcommitted recording at the fitted 4 ms host slice: test time, drain counts,
+    the peak ratio (past 2x lazy_max_pages in both, the drain worker descheduled) and the drain
+    durations within 2x; each quantity outside its band has a reason in numbers."""
     from vmlab.claims import agreement
     from vmlab.validation import overcommit_because
 
     rec = "smp8/long_busy"
     t = table[table.recording == rec].set_index("quantity")
-    for q in ("test_avg_usec", "big_count"):
+    for q in ("test_avg_usec", "big_count", "small_count", "peak_lazy_ratio", "big_duration_p50_ns",
+              "small_duration_p50_ns"):
         assert 0.5 <= t.at[q, "ratio"] <= 2.0, (q, t.at[q, "ratio"])
-    assert t.at["test_avg_usec", "within_band"]
-    for q in ("peak_lazy_ratio", "big_duration_p50_ns", "small_duration_p50_ns"):
-        assert not 0.5 <= t.at[q, "ratio"] <= 2.0, (q, t.at[q, "ratio"])
+    assert t.at["test_avg_usec", "within_band"] and t.at["big_count", "within_band"]
+    assert t.at["peak_lazy_ratio", "kernel"] > 2.0 and t.at["peak_lazy_ratio", "model"] > 2.0
+    outside = [q for q in t.index if not t.at[q, "within_band"]]
+    for q in outside:
         v = agreement(table, q, [rec], because=overcommit_because(table, q, rec))
-        assert not v.agrees and "lock-holder preemption" in v.verdict and "not explained" not in v.verdict
-    assert t.at["peak_lazy_ratio", "kernel"] > 2.0 > 1.1 > t.at["peak_lazy_ratio", "model"]
+        assert not v.agrees and "4 ms slices" in v.verdict and "not explained" not in v.verdict

@@ -195,21 +195,17 @@ QEMU_TCG = Platform(
     pcpu_op_ns=4_000,                  # estimate
     pcpu_obj_bytes=640,                # estimate: ~512 B mean size + ~128 B alignment padding
     rcu_delay_ns=40_000_000,           # estimate
-    host_slice_ns=30_000,              # trace: fitted on smp8 fix_size alone (8 vCPUs on the 2 host cores,
+    host_slice_ns=4_000_000,           # trace: fitted on smp8 fix_size alone (8 vCPUs on the 2 host cores,
                                        #   host_cpus=2; QEMU_TCG_HOST_FITTED_ON), the only constant fitted
-                                       #   there: a grid of 10 us-10 ms, least mean squared log ratio of the
+                                       #   there: a grid of 30 us-12 ms, least mean squared log ratio of the
                                        #   big drains' count, peak vmap_lazy_nr / lazy_max_pages, median big
                                        #   drain duration and test time (`vmlab.validation.fit_host_slice`).
-                                       #   NOT a host time slice (CFS gives milliseconds): at 1-10 ms the
-                                       #   model's test runs 30-40x longer than recorded. Not because of the
-                                       #   lock's kind: with the guest's test-and-set lock (below) the fit is
-                                       #   the same (30 us, same loss) and test times move by at most 3 % (the
-                                       #   queue's head is mostly the first to run); the holders are descheduled
-                                       #   in their critical sections (lock-holder preemption: waits of up
-                                       #   to 4 slices), more often than the recording allows, so the
-                                       #   lock-held share of qemu-tcg's path costs is the next suspect.
-                                       #   Peak ratio and drain durations miss at every value
-                                       #   (vmlab.validation, notebook 04). Other constants: smp2 fix_size
+                                       #   The argmin is the a-priori HZ=250 estimate (Platform's default), a
+                                       #   real host slice, once two guest mechanisms are modelled: the
+                                       #   test-and-set lock (below) and the TLB flush's wait for every vCPU to
+                                       #   run its IPI handler. Without them the fit was 30 us (not a slice)
+                                       #   and the test ran 30-40x too long at any real slice. Other
+                                       #   constants: smp2 fix_size
     guest_spinlock="test-and-set",     # a 6.1 x86 guest of QEMU (hypervisor bit, no paravirt spinlocks)
                                        #   takes virt_spin_lock (docs/facts.md §6)
 )

@@ -130,9 +130,11 @@ setting with the kernel line it comes from, and the simplifications below in one
   waiters spin while the holder is descheduled (lock-holder preemption, ``S_LHP_MAX``). With the
   queued lock (``P_SPINLOCK``: qspinlock) a queued waiter whose vCPU is off when its grant comes
   keeps everyone behind it waiting (FIFO hand-off to a preempted waiter); with the test-and-set
-  lock (x86 ``virt_spin_lock``, docs/facts.md §6) the release goes to the waiter whose vCPU runs
-  first (`_runner_first`; a task that asks after the release does not compete for it). Spinning
-  burns the spinner's host slice by construction. Simplified: no paravirtual spinlocks (pv_qspinlock's halt and kick), no
+  lock (x86 ``virt_spin_lock``, docs/facts.md §6) whoever runs first once the lock word is free
+  takes it: a waiter whose vCPU runs first (`_runner_first`), or a task that asks meanwhile
+  (`_tas_request`). An x86 TLB flush (``on_each_cpu(..., wait=1)``) ends only when every other
+  vCPU has run its IPI handler, each at its next run window. Spinning burns the spinner's host
+  slice by construction. Simplified: no paravirtual spinlocks (pv_qspinlock's halt and kick), no
   pause-loop exiting (the host does not deschedule a spinning vCPU early), no steal-time
   accounting in the guest's scheduler (its slice check reads elapsed time), a fixed
   round-robin host schedule with no other host load and no host-side migration, wake-up and

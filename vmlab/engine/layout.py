@@ -319,7 +319,8 @@ LK_REL = 1      # release time (ns)
 LK_GRANT = 2    # when the holder got it (ns)
 LK_QH = 3       # waiter ring head
 LK_QN = 4       # waiters
-N_LK = 5
+LK_GT = 5       # test-and-set: when the reserved waiter takes it (ns); its grant event is valid only then
+N_LK = 6
 
 # test bit indices (workloads.TEST_CASES order)
 T_FIX_SIZE = 0

@@ -13,6 +13,7 @@ from numba import njit
 from .layout import *  # noqa: F403 (index constants)
 from .jit import _hist_add, _ilog2, _inline, _rare, _step
 from .sched import _acquire, _cost, _drop, _push, _wake_on
+from .host import _vcpu_delay, _vcpu_next_run
 from .space import _check, _va_free
 from .tree import _radix_sort_by_start
 
@@ -234,7 +235,8 @@ def _purge_span(X):
 def _purge_flush(X, task, t):
     """PU_FLUSH: the TLB flush (4.9 first takes the whole batch off vmap_lazy_nr). On x86 every
     other CPU runs the flush in its IPI handler while this one waits: the task running there
-    loses that time (CP_STALL; an idle CPU loses nothing). Then PU_RELOCK."""
+    loses that time (CP_STALL; an idle CPU loses nothing), and on an overcommitted guest the flush
+    ends only when every other vCPU has run it, each at its next run window. Then PU_RELOCK."""
     P, K, A, G = X.P, X.K, X.space.A, X.space.G
     CP, TK, S = X.sched.CP, X.sched.TK, X.out.S
     cpu = TK[TK_CPU, task]
@@ -243,14 +245,20 @@ def _purge_flush(X, task, t):
         for q in range(K[LS_NSTEAL]):
             K[LS_PU_BATCH] += A[steal[q], A_SIZE]
         G[G_LAZY_NR] -= K[LS_PU_BATCH]
+    done = _cost(X, cpu, t, K[LS_PU_FLUSH])
     if P[P_TLB_IPI] != 0:
         stall = P[P_TLB_CPU] + K[LS_PU_FLUSH] - _tlb_ipi_ns(P)
-        for c in range(P[P_NCPUS]):
+        ncpus, H, HS = P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE]
+        for c in range(ncpus):
             if c != cpu and CP[CP_CUR, c] >= 0:
                 CP[CP_STALL, c] += stall
                 S[S_IPI_STALL] += stall
+            if c != cpu and H != 0:
+                # on_each_cpu(..., wait=1): a descheduled vCPU runs the handler when it runs again,
+                # and this one spins until the last has
+                done = max(done, _vcpu_delay(c, _vcpu_next_run(c, t, ncpus, H, HS), stall, ncpus, H, HS))
     TK[TK_PC, task] = PU_RELOCK
-    return _cost(X, cpu, t, K[LS_PU_FLUSH])
+    return done
 
 
 @_step

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from .layout import *  # noqa: F403 (index constants)
-from .jit import A2, I, _hist_add, _kernel, _step, _wrap
+from .jit import A1, A2, I, _hist_add, _kernel, _step, _wrap
 from .host import _held_until, _note_lhp, _vcpu_next_run, _vd
 
 
@@ -146,6 +146,111 @@ def _runner_first(TK, LK, lq, lk, t, ncpus, H, S):
         lq[lk, h] = chosen
 
 
+@_kernel(A2, I, I)
+def _heap_remove(HP, n, task):
+    """Remove `task`'s event from the heap (a task has at most one). Returns the new size."""
+    i = 0
+    while i < n and HP[i, 2] != task:
+        i += 1
+    if i == n:
+        return n
+    n -= 1
+    if i == n:
+        return n
+    t, sq, tk = HP[n, 0], HP[n, 1], HP[n, 2]
+    # the last event fills the hole: up while it is earlier than its parent, else down
+    while i > 0:
+        p = (i - 1) >> 1
+        if HP[p, 0] < t or (HP[p, 0] == t and HP[p, 1] < sq):
+            break
+        HP[i, 0], HP[i, 1], HP[i, 2] = HP[p, 0], HP[p, 1], HP[p, 2]
+        i = p
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and (HP[c + 1, 0] < HP[c, 0] or (HP[c + 1, 0] == HP[c, 0] and HP[c + 1, 1] < HP[c, 1])):
+            c += 1
+        if t < HP[c, 0] or (t == HP[c, 0] and sq < HP[c, 1]):
+            break
+        HP[i, 0], HP[i, 1], HP[i, 2] = HP[c, 0], HP[c, 1], HP[c, 2]
+        i = c
+    HP[i, 0], HP[i, 1], HP[i, 2] = t, sq, tk
+    return n
+
+
+@_kernel(A1, I, I, I, A2, A2, A2, A2, A1)
+def _tas_request(P, lk, task, t, TK, LK, lq, HP, K):
+    """Test-and-set spinlock (x86 virt_spin_lock) on an overcommitted guest: `task` asks for lock
+    lk at t, or its grant event comes. Returns True when it has the lock now.
+
+    A free lock is reserved (LK_HOLDER -2) for the waiter whose vCPU runs first once the lock word
+    is free, at LK_GT (its grant event); but a task that runs earlier takes it: one asking after
+    the lock word is free takes it at once, and one asking before, whose vCPU runs sooner than
+    LK_GT from then on, takes the reservation. The waiter it was reserved for loses its grant
+    event (`_heap_remove`) and keeps spinning in the queue. The heap's size and sequence number
+    are K[LS_HN], K[LS_SEQ]."""
+    cap = lq.shape[1]
+    ncpus, H, S = P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE]
+    if TK[TK_WAIT, task]:
+        # the grant event of the reserved waiter (the queue's head)
+        LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, cap)
+        LK[LK_QN, lk] -= 1
+        TK[TK_WAIT, task] = 0
+        LK[LK_HOLDER, lk] = task
+        return True
+    TK[TK_REQ, task] = t
+    reserved = LK[LK_HOLDER, lk] == -2
+    free_at = LK[LK_REL, lk] + P[P_HANDOFF]          # for a waiter spinning on it, as in the FIFO lock
+    if LK[LK_HOLDER, lk] < 0 and (free_at if reserved else LK[LK_REL, lk]) <= t and (
+            not reserved or LK[LK_GT, lk] > t):
+        # the lock word is 0 and this task runs: it takes the lock before the reserved waiter
+        # (with every vCPU running the reserved grant is due at free_at, and the two locks agree)
+        if reserved:
+            K[LS_HN] = _heap_remove(HP, K[LS_HN], lq[lk, LK[LK_QH, lk]])
+        LK[LK_HOLDER, lk] = task
+        return True
+    # spin: queue, and take the reservation if this vCPU runs before the reserved waiter's
+    lq[lk, _wrap(LK[LK_QH, lk] + LK[LK_QN, lk], cap)] = task
+    LK[LK_QN, lk] += 1
+    TK[TK_WAIT, task] = 1
+    if LK[LK_HOLDER, lk] >= 0:
+        return False                       # held: its release chooses (`_tas_release`)
+    g = _vcpu_next_run(TK[TK_CPU, task], max(free_at, t), ncpus, H, S)
+    if reserved and g >= LK[LK_GT, lk]:
+        return False
+    if reserved:
+        K[LS_HN] = _heap_remove(HP, K[LS_HN], lq[lk, LK[LK_QH, lk]])
+    for k in range(LK[LK_QN, lk] - 1, 0, -1):      # to the head; the others keep their order
+        lq[lk, _wrap(LK[LK_QH, lk] + k, cap)] = lq[lk, _wrap(LK[LK_QH, lk] + k - 1, cap)]
+    lq[lk, LK[LK_QH, lk]] = task
+    LK[LK_HOLDER, lk] = -2
+    LK[LK_GT, lk] = g
+    K[LS_HN] = _heap_push(HP, K[LS_HN], g, K[LS_SEQ], task)
+    K[LS_SEQ] += 1
+    return False
+
+
+@_kernel(A1, I, I, A2, A2, A2, A2, A1)
+def _tas_release(P, lk, rel, TK, LK, lq, HP, K):
+    """Test-and-set spinlock on an overcommitted guest, released at `rel` (ns): reserved for the
+    waiter whose vCPU runs first once the lock word is free (`_runner_first`), its grant at that
+    time (LK_GT); free if nobody waits."""
+    LK[LK_REL, lk] = rel
+    if LK[LK_QN, lk] == 0:
+        LK[LK_HOLDER, lk] = -1
+        return
+    ncpus, H, S = P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE]
+    free_at = rel + P[P_HANDOFF]
+    _runner_first(TK, LK, lq, lk, free_at, ncpus, H, S)
+    head = lq[lk, LK[LK_QH, lk]]
+    g = _vcpu_next_run(TK[TK_CPU, head], free_at, ncpus, H, S)
+    LK[LK_HOLDER, lk] = -2
+    LK[LK_GT, lk] = g
+    K[LS_HN] = _heap_push(HP, K[LS_HN], g, K[LS_SEQ], head)
+    K[LS_SEQ] += 1
+
+
 @_kernel(I, I, I, A2, A2, A2, I, I)
 def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
     """Release at time `rel` (may be in the future: the holder's critical section is costed)."""
@@ -196,9 +301,12 @@ def _switch_cpu(X, cpu, t):
 def _acquire(X, lk, task, t):
     """`task` asks for spinlock lk at t: True when it has it now (its wait is recorded), False when
     it spins in the queue (its grant is its next event)."""
-    K, Q = X.K, X.sched
-    got, K[LS_HN], K[LS_SEQ] = _lock_request(lk, task, t, X.P[P_HANDOFF], Q.TK, Q.LK, Q.lq, Q.HP,
-                                             K[LS_HN], K[LS_SEQ])
+    K, Q, P = X.K, X.sched, X.P
+    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0:
+        got = _tas_request(P, lk, task, t, Q.TK, Q.LK, Q.lq, Q.HP, K)
+    else:
+        got, K[LS_HN], K[LS_SEQ] = _lock_request(lk, task, t, P[P_HANDOFF], Q.TK, Q.LK, Q.lq, Q.HP,
+                                                 K[LS_HN], K[LS_SEQ])
     if got:
         _hist_add(X.out.hist, X.out.hmax, H_LOCK_WAIT, t - Q.TK[TK_REQ, task])
         X.out.S[S_LOCK_ACQ] += 1
@@ -208,12 +316,13 @@ def _acquire(X, lk, task, t):
 @_step
 def _release(X, lk, rel):
     """Spinlock lk is released at `rel` (ns; may be ahead: the holder's critical section is costed).
-    The FIFO queue's head gets it; an overcommitted guest's test-and-set lock goes to the waiter
-    that runs first (`_runner_first`)."""
+    The FIFO queue's head gets it; an overcommitted guest's test-and-set lock goes to the task that
+    runs first (`_tas_release`, `_tas_request`)."""
     K, Q, P = X.K, X.sched, X.P
-    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0 and Q.LK[LK_QN, lk] > 1:
-        _runner_first(Q.TK, Q.LK, Q.lq, lk, rel + P[P_HANDOFF], P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE])
-    K[LS_HN], K[LS_SEQ] = _lock_release(lk, rel, X.P[P_HANDOFF], Q.LK, Q.lq, Q.HP, K[LS_HN], K[LS_SEQ])
+    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0:
+        _tas_release(P, lk, rel, Q.TK, Q.LK, Q.lq, Q.HP, K)
+    else:
+        K[LS_HN], K[LS_SEQ] = _lock_release(lk, rel, P[P_HANDOFF], Q.LK, Q.lq, Q.HP, K[LS_HN], K[LS_SEQ])
 
 
 @_step
