@@ -237,3 +237,24 @@ def test_test_and_set_goes_to_the_first_waiter_to_run(ncpus, H, S, t, data):
 def test_test_and_set_with_every_vcpu_running_is_fifo():
     # H == ncpus: one vCPU per core, all run all the time
     assert _tas_case([3, 1, 2, 0], t=12345, ncpus=4, H=4, S=100) == [0, 1, 2, 3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.booleans()), min_size=1, max_size=40), st.data())
+def test_heap_remove_keeps_the_heap_order(events, data):
+    """`_heap_remove` takes one task's event out (a task has at most one) and the rest still pops in
+    (time, sequence) order; removing a task with no event changes nothing."""
+    n_ev = len(events)
+    HP = np.zeros((n_ev + 1, 3), i64)
+    hn = 0
+    for seq, (t, _) in enumerate(events):
+        hn = E._heap_push(HP, hn, t, seq, seq)          # task = seq: one event per task
+    gone = data.draw(st.sets(st.integers(0, n_ev + 3), max_size=n_ev))
+    for task in sorted(gone):
+        hn = E._heap_remove(HP, hn, task)
+    want = sorted((t, seq, seq) for seq, (t, _) in enumerate(events) if seq not in gone)
+    got = []
+    while hn:
+        ev, hn = _pop(HP, hn)
+        got.append(ev)
+    assert got == want
