@@ -156,8 +156,8 @@ _guard_package(__path__[0])
 from .layout import *  # noqa: E402,F403 (index constants, the public vocabulary of the engine)
 from .jit import _compile_kernels  # noqa: E402
 from .host import _vcpu_delay, _vcpu_n, _vcpu_next_run, _vcpu_off  # noqa: E402
-from .sched import (_heap_pop, _heap_push, _heap_remove, _lock_release, _lock_request, _runner_first,  # noqa: E402
-                    _switch_to_next, _wake)
+from .sched import (_heap_pop, _heap_push, _heap_remove, _lock_release, _lock_request,  # noqa: E402
+                    _runner_first, _switch_to_next, _wake)
 from .tree import (_check_space, _delete, _fix_delta, _free_below, _free_below_path,  # noqa: E402
                    _free_between, _insert, _lowest_fit, _max_hole_between, _path_to)
 from .purge import _policy_wants  # noqa: E402

@@ -18,7 +18,8 @@ def _seed_streams(P, T, prio_st, rng):
     prio_st[0] = np.uint64(P[P_SEED]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x1234567)
     T[1, F_PRIO] = np.int64(_rng_next(prio_st, 0) >> np.uint64(2))
     for w in range(rng.shape[0]):
-        rng[w] = (np.uint64(P[P_SEED]) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1))
+        rng[w] = ((np.uint64(P[P_SEED]) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+                  ^ (np.uint64(w) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(1)))
         if rng[w] == np.uint64(0):
             rng[w] = np.uint64(1)
         for _ in range(4):

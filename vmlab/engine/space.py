@@ -6,7 +6,8 @@ import numpy as np
 from numba import njit
 from .layout import *  # noqa: F403 (index constants)
 from .jit import A1, A2, I, U1, _align_up, _ilog2, _kernel, _rng_next, _step
-from .tree import _check_space, _delete, _fix, _fix_delta, _free_below, _free_below_path, _free_between, _insert_at, _lowest_fit, _max_hole_between, _neighbours, _path_to
+from .tree import (_check_space, _delete, _fix, _fix_delta, _free_below, _free_below_path, _free_between,
+                   _insert_at, _lowest_fit, _max_hole_between, _neighbours, _path_to)
 
 
 # ============================================================================ address-space operations
