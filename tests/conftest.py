@@ -6,7 +6,7 @@
 * ``kernel_data``: the directory of the shipped kernel recordings (``data/kernel``), located relative
   to this file; the suite never reads anything outside the repository.
 
-The first `simulate` call compiles the numba engine (~15 s cold on an idle core, as
+The first `simulate` call compiles the numba engine (~30 s cold on an idle core, as
 `benchmarks/bench_engine.py` measures; cached in ``__pycache__`` after).
 The ``sim`` fixture warms it up once per session, so that cost is not charged to whichever test
 happens to run first.
