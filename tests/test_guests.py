@@ -161,6 +161,9 @@ def test_spinlock_kind_is_validated_and_taken_from_the_platform():
     assert P(SimConfig(platform="qemu-tcg", ncpus=4, host_cpus=2)) == E.SPINLOCK_TAS     # docs/facts.md §6
     assert P(SimConfig(platform="hikey960", ncpus=4, host_cpus=2)) == E.SPINLOCK_QUEUED
     assert P(SimConfig(platform="qemu-tcg", ncpus=4, host_cpus=2, spinlock="queued")) == E.SPINLOCK_QUEUED
+    odd = get_platform("qemu-tcg").with_costs(guest_spinlock="ticket")
+    with pytest.raises(ValueError, match="guest_spinlock='ticket' is not allowed"):
+        SimConfig(platform=odd, ncpus=4, host_cpus=2).engine_inputs()
 
 
 def test_spinlock_kind_matters_only_on_an_overcommitted_guest():

@@ -392,7 +392,9 @@ class SimConfig:
         P[E.P_HOLD_CAP] = hold_capacity(wl, formula)
         P[E.P_HOST_CPUS] = self.host_cpus or 0
         P[E.P_HOST_SLICE] = pl.host_slice_ns
-        P[E.P_SPINLOCK] = E.SPINLOCK_TAS if (self.spinlock or pl.guest_spinlock) == "test-and-set" else E.SPINLOCK_QUEUED
+        spin = self.spinlock or pl.guest_spinlock
+        _allowed(f"platform {pl.name!r} guest_spinlock", spin, SPINLOCKS)
+        P[E.P_SPINLOCK] = E.SPINLOCK_TAS if spin == "test-and-set" else E.SPINLOCK_QUEUED
         costs = {
             E.P_KMALLOC: pl.kmalloc_va_ns, E.P_ALLOC_BASE: pl.alloc_base_ns,
             E.P_LIST_WALK: pl.list_walk_area_ns, E.P_TREE_LEVEL: pl.tree_level_ns,
