@@ -139,7 +139,8 @@ setting with the kernel line it comes from, and the simplifications below in one
   accounting in the guest's scheduler (its slice check reads elapsed time), a fixed
   round-robin host schedule with no other host load and no host-side migration, wake-up and
   context-switch latencies only postponed (not stretched); ``host_slice_ns`` is an estimate
-  (`vmlab.platforms.Platform.host_slice_ns`: a HZ=250 host's tick, CFS-like), not a measurement.
+  (`vmlab.platforms.Platform.host_slice_ns`: a HZ=250 host's tick, CFS-like), which the fit of
+  qemu-tcg on the smp8 recording lands on (4 ms, docs/calibration.md).
 * **Randomness.** One xorshift64* stream per worker, seeded from all 63 bits of the config seed; ties in the event
   heap break by insertion order. Same inputs, same outputs.
 * **Debug.** ``P_CHECK`` re-checks the address space after every operation (`_check_space`), and
