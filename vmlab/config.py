@@ -394,7 +394,9 @@ class SimConfig:
         P[E.P_HOST_SLICE] = pl.host_slice_ns
         spin = self.spinlock or pl.guest_spinlock
         _allowed(f"platform {pl.name!r} guest_spinlock", spin, SPINLOCKS)
-        P[E.P_SPINLOCK] = E.SPINLOCK_TAS if spin == "test-and-set" else E.SPINLOCK_QUEUED
+        # without host_cpus every vCPU runs and both kinds give the same run: the engine takes the
+        # test-and-set path only on an overcommitted guest
+        P[E.P_SPINLOCK] = E.SPINLOCK_TAS if spin == "test-and-set" and self.host_cpus else E.SPINLOCK_QUEUED
         costs = {
             E.P_KMALLOC: pl.kmalloc_va_ns, E.P_ALLOC_BASE: pl.alloc_base_ns,
             E.P_LIST_WALK: pl.list_walk_area_ns, E.P_TREE_LEVEL: pl.tree_level_ns,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .layout import *  # noqa: F403 (index constants)
 from .jit import _hist_add, _ilog2, _rare, _step
-from .sched import _acquire, _cost, _hold
+from .sched import _acquire, _cost, _free_lock, _hold
 from .space import _account_memory, _area_new, _check, _map_tables, _va_carve, _va_search
 from .programs import _next_call
 from .purge import _lazy_list, _purge_kick, _purge_lock
@@ -59,7 +59,7 @@ def _alloc_search(X, w, t):
     carved out, or the search failed (W_ALLOC_FAILED)."""
     P, TK, W, Sp, S = X.P, X.sched.TK, X.progs.W, X.space, X.out.S
     G = Sp.G
-    lk = 1 if P[P_LOCK_SPLIT] else 0
+    lk = _free_lock(P)
     if not _acquire(X, lk, w, t):
         return NT_WAIT
     size = W[w, WS_OP_SIZE] + W[w, WS_OP_GUARD]

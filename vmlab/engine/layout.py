@@ -71,7 +71,7 @@ P_BATCH_N = 54      # batch: purge-list entries between two cond_resched_lock ca
 P_HOLD_BUDGET = 55  # hold-budget: ns the free loop may hold the lock before cond_resched_lock
 P_HOST_CPUS = 56    # overcommitted guest: host cores the vCPUs share (0: each vCPU has its own core)
 P_HOST_SLICE = 57   # ... and the host's time slice per vCPU thread (ns)
-P_SPINLOCK = 58     # SPINLOCK_*: the guest's spinlock (matters with P_HOST_CPUS only)
+P_SPINLOCK = 58     # SPINLOCK_*: the lock in effect (test-and-set only with P_HOST_CPUS; else the same runs)
 N_PARAMS = 59
 
 POLICY_NO_RESCHED = 0

@@ -12,7 +12,7 @@ from numba import njit
 
 from .layout import *  # noqa: F403 (index constants)
 from .jit import _hist_add, _ilog2, _inline, _rare, _step
-from .sched import _acquire, _cost, _drop, _push, _wake_on
+from .sched import _acquire, _cost, _drop, _free_lock, _push, _wake_on
 from .host import _vcpu_delay, _vcpu_next_run
 from .space import _check, _va_free
 from .tree import _radix_sort_by_start
@@ -61,7 +61,7 @@ def _policy_static(policy):
 def _policy_asks(X, tt):
     """`_policy_wants` for the running purge at tt (ns), on the free loop's lock."""
     K, LK = X.K, X.sched.LK
-    lk = 1 if X.P[P_LOCK_SPLIT] else 0
+    lk = _free_lock(X.P)
     return _policy_wants(X.P, K, X.space.G[G_LAZY_NR], LK[LK_QN, lk], tt - LK[LK_GRANT, lk],
                          K[LS_PU_ENTRIES] - K[LS_PU_DONE], K[LS_PU_LAZY0], K[LS_PU_PAGES], X.policy_fn)
 
@@ -264,7 +264,7 @@ def _purge_flush(X, task, t):
 @_step
 def _purge_relock(X, task, t):
     """PU_RELOCK: take the free loop's lock (first time, or again after cond_resched_lock)."""
-    lk = 1 if X.P[P_LOCK_SPLIT] else 0
+    lk = _free_lock(X.P)
     if not _acquire(X, lk, task, t):
         return NT_WAIT
     X.sched.LK[LK_GRANT, lk] = t
@@ -318,7 +318,7 @@ def _cond_resched_lock(X, cpu, tt):
     """cond_resched_lock() after an entry, decided at its end tt (ns): if the policy wants it, the
     lock drops when contended (lock_break) or a reschedule is due. True when it dropped."""
     P, K, LK, CP = X.P, X.K, X.sched.LK, X.sched.CP
-    lk = 1 if P[P_LOCK_SPLIT] else 0
+    lk = _free_lock(P)
     contended = LK[LK_QN, lk] > 0
     resched = CP[CP_RQ_N, cpu] > 0 and (CP[CP_WAKEP, cpu] == 1 or tt - CP[CP_SLICE0, cpu] >= P[P_SLICE])
     may_yield = _policy_asks(X, tt)
@@ -363,7 +363,7 @@ def _purge_free_loop(X, task, t):
             break
     if K[LS_PU_I] < K[LS_NSTEAL] or K[LS_PU_DECIDE] != 0 or K[LS_STOP] != 0:
         return tt
-    lk = 1 if P[P_LOCK_SPLIT] else 0
+    lk = _free_lock(P)
     K[LS_PU_MAXHOLD] = max(K[LS_PU_MAXHOLD], _drop(X, lk, cpu, tt))
     if tt > t:
         # the loop ran ahead: the purge (and the mutex) ends at tt, not now

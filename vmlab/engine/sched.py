@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 from .layout import *  # noqa: F403 (index constants)
-from .jit import A1, A2, I, _hist_add, _kernel, _step, _wrap
+from .jit import A1, A2, I, _hist_add, _inline, _kernel, _step, _wrap
 from .host import _held_until, _note_lhp, _vcpu_next_run, _vd
 
 
@@ -92,6 +92,27 @@ def _switch_to_next(c, t, delay, CP, rq, HP, hn, seq):
     return hn, seq
 
 
+@_kernel(A2, A2, A2, I, I)
+def _grant_head(TK, LK, lq, lk, task):
+    """The grant event of `task`, the head of lock lk's waiter ring: it leaves the ring and holds
+    the lock."""
+    LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, lq.shape[1])
+    LK[LK_QN, lk] -= 1
+    TK[TK_WAIT, task] = 0
+    LK[LK_HOLDER, lk] = task
+
+
+@_kernel(A2, A2, I, I)
+def _to_head(LK, lq, lk, k):
+    """Move the waiter at position k of lock lk's waiter ring to its head; the others keep their
+    order."""
+    cap, h = lq.shape[1], LK[LK_QH, lk]
+    chosen = lq[lk, _wrap(h + k, cap)]
+    for j in range(k, 0, -1):
+        lq[lk, _wrap(h + j, cap)] = lq[lk, _wrap(h + j - 1, cap)]
+    lq[lk, h] = chosen
+
+
 @_kernel(I, I, I, I, A2, A2, A2, A2, I, I)
 def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     """FIFO spinlock. Returns (granted, hn, seq).
@@ -102,11 +123,7 @@ def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
     """
     cap = lq.shape[1]
     if TK[TK_WAIT, task]:
-        # our grant event: we are the queue head
-        LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, cap)
-        LK[LK_QN, lk] -= 1
-        TK[TK_WAIT, task] = 0
-        LK[LK_HOLDER, lk] = task
+        _grant_head(TK, LK, lq, lk, task)       # our grant event: we are the queue head
         return True, hn, seq
     TK[TK_REQ, task] = t
     if LK[LK_QN, lk] == 0 and LK[LK_HOLDER, lk] == -1 and LK[LK_REL, lk] <= t:
@@ -125,10 +142,10 @@ def _lock_request(lk, task, t, handoff, TK, LK, lq, HP, hn, seq):
 
 @_kernel(A2, A2, A2, I, I, I, I, I)
 def _runner_first(TK, LK, lq, lk, t, ncpus, H, S):
-    """Test-and-set spinlock (virt_spin_lock) on an overcommitted guest, at a release whose
-    hand-off is due at t (ns): the waiter whose vCPU runs first from t takes the lock (ties: the
-    longest waiting, so with every vCPU running it is the queue head, as in the FIFO lock). Moves
-    it to the head of lk's waiter ring; the others keep their order."""
+    """Test-and-set spinlock (virt_spin_lock) on an overcommitted guest, free for waiters from t
+    (ns): the waiter whose vCPU runs first from t takes the lock (ties: the longest waiting, so
+    with every vCPU running it is the queue head, as in the FIFO lock). Moves it to the head of
+    lk's waiter ring (the others keep their order) and returns when it runs (ns)."""
     cap = lq.shape[1]
     h = LK[LK_QH, lk]
     best = 0
@@ -140,10 +157,8 @@ def _runner_first(TK, LK, lq, lk, t, ncpus, H, S):
         if tr < best_t:
             best, best_t = k, tr
     if best > 0:
-        chosen = lq[lk, _wrap(h + best, cap)]
-        for k in range(best, 0, -1):
-            lq[lk, _wrap(h + k, cap)] = lq[lk, _wrap(h + k - 1, cap)]
-        lq[lk, h] = chosen
+        _to_head(LK, lq, lk, best)
+    return best_t
 
 
 @_kernel(A2, I, I)
@@ -179,6 +194,16 @@ def _heap_remove(HP, n, task):
     return n
 
 
+@_kernel(A2, A2, A1, I, I, I)
+def _reserve(LK, HP, K, lk, task, g):
+    """Test-and-set lock lk is reserved for `task`, its waiter ring's head, whose grant event is at
+    g (ns). The heap's size and sequence number are K[LS_HN], K[LS_SEQ]."""
+    LK[LK_HOLDER, lk] = -2
+    LK[LK_GT, lk] = g
+    K[LS_HN] = _heap_push(HP, K[LS_HN], g, K[LS_SEQ], task)
+    K[LS_SEQ] += 1
+
+
 @_kernel(A1, I, I, I, A2, A2, A2, A2, A1)
 def _tas_request(P, lk, task, t, TK, LK, lq, HP, K):
     """Test-and-set spinlock (x86 virt_spin_lock) on an overcommitted guest: `task` asks for lock
@@ -193,11 +218,7 @@ def _tas_request(P, lk, task, t, TK, LK, lq, HP, K):
     cap = lq.shape[1]
     ncpus, H, S = P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE]
     if TK[TK_WAIT, task]:
-        # the grant event of the reserved waiter (the queue's head)
-        LK[LK_QH, lk] = _wrap(LK[LK_QH, lk] + 1, cap)
-        LK[LK_QN, lk] -= 1
-        TK[TK_WAIT, task] = 0
-        LK[LK_HOLDER, lk] = task
+        _grant_head(TK, LK, lq, lk, task)       # the reserved waiter's grant event
         return True
     TK[TK_REQ, task] = t
     reserved = LK[LK_HOLDER, lk] == -2
@@ -221,13 +242,8 @@ def _tas_request(P, lk, task, t, TK, LK, lq, HP, K):
         return False
     if reserved:
         K[LS_HN] = _heap_remove(HP, K[LS_HN], lq[lk, LK[LK_QH, lk]])
-    for k in range(LK[LK_QN, lk] - 1, 0, -1):      # to the head; the others keep their order
-        lq[lk, _wrap(LK[LK_QH, lk] + k, cap)] = lq[lk, _wrap(LK[LK_QH, lk] + k - 1, cap)]
-    lq[lk, LK[LK_QH, lk]] = task
-    LK[LK_HOLDER, lk] = -2
-    LK[LK_GT, lk] = g
-    K[LS_HN] = _heap_push(HP, K[LS_HN], g, K[LS_SEQ], task)
-    K[LS_SEQ] += 1
+    _to_head(LK, lq, lk, LK[LK_QN, lk] - 1)
+    _reserve(LK, HP, K, lk, task, g)
     return False
 
 
@@ -240,15 +256,8 @@ def _tas_release(P, lk, rel, TK, LK, lq, HP, K):
     if LK[LK_QN, lk] == 0:
         LK[LK_HOLDER, lk] = -1
         return
-    ncpus, H, S = P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE]
-    free_at = rel + P[P_HANDOFF]
-    _runner_first(TK, LK, lq, lk, free_at, ncpus, H, S)
-    head = lq[lk, LK[LK_QH, lk]]
-    g = _vcpu_next_run(TK[TK_CPU, head], free_at, ncpus, H, S)
-    LK[LK_HOLDER, lk] = -2
-    LK[LK_GT, lk] = g
-    K[LS_HN] = _heap_push(HP, K[LS_HN], g, K[LS_SEQ], head)
-    K[LS_SEQ] += 1
+    g = _runner_first(TK, LK, lq, lk, rel + P[P_HANDOFF], P[P_NCPUS], P[P_HOST_CPUS], P[P_HOST_SLICE])
+    _reserve(LK, HP, K, lk, lq[lk, LK[LK_QH, lk]], g)
 
 
 @_kernel(I, I, I, A2, A2, A2, I, I)
@@ -265,6 +274,13 @@ def _lock_release(lk, rel, handoff, LK, lq, HP, hn, seq):
 
 
 # ============================================================================ the forms the steps use
+@_inline
+def _free_lock(P):
+    """The lock of the free tree and the purge's free loop: free_vmap_area_lock (1) with lock_split
+    (5.5+), else vmap_area_lock (0)."""
+    return 1 if P[P_LOCK_SPLIT] else 0
+
+
 # The step handlers keep the heap's size and sequence number in the loop state (K[LS_HN],
 # K[LS_SEQ]) and pass the state as one Sim tuple; these wrap the functions above for them.
 @_step
@@ -302,7 +318,7 @@ def _acquire(X, lk, task, t):
     """`task` asks for spinlock lk at t: True when it has it now (its wait is recorded), False when
     it spins in the queue (its grant is its next event)."""
     K, Q, P = X.K, X.sched, X.P
-    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0:
+    if P[P_SPINLOCK] == SPINLOCK_TAS:
         got = _tas_request(P, lk, task, t, Q.TK, Q.LK, Q.lq, Q.HP, K)
     else:
         got, K[LS_HN], K[LS_SEQ] = _lock_request(lk, task, t, P[P_HANDOFF], Q.TK, Q.LK, Q.lq, Q.HP,
@@ -319,7 +335,7 @@ def _release(X, lk, rel):
     The FIFO queue's head gets it; an overcommitted guest's test-and-set lock goes to the task that
     runs first (`_tas_release`, `_tas_request`)."""
     K, Q, P = X.K, X.sched, X.P
-    if P[P_SPINLOCK] == SPINLOCK_TAS and P[P_HOST_CPUS] != 0:
+    if P[P_SPINLOCK] == SPINLOCK_TAS:
         _tas_release(P, lk, rel, Q.TK, Q.LK, Q.lq, Q.HP, K)
     else:
         K[LS_HN], K[LS_SEQ] = _lock_release(lk, rel, P[P_HANDOFF], Q.LK, Q.lq, Q.HP, K[LS_HN], K[LS_SEQ])
